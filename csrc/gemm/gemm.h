@@ -1,0 +1,54 @@
+/* Internal GEMM microkernel interface. One qe_gemm_kernel per ISA variant; the table in
+ * gemm.c lists them all, and the packing below is the only packing any of them uses, so a
+ * kernel and its weight layout cannot disagree.
+ *
+ * Packed weights, for a kernel with tile (MR, NR, KR) and Kp = round_up(K, KR):
+ *   panels of NR output channels, panel j at packed + j * qe_gemm_panel_bytes(kernel, K):
+ *     int32 bias'[NR]   bias[n] - a_offset * sum_k W[n, k]   (eq. 7: u8 activations)
+ *     int32 m0[NR]
+ *     int32 sh[NR]
+ *     int8  w[Kp / KR][NR][KR]   w[kb][j][r] = W[j0 + j, kb * KR + r], zero padded
+ *   Channels past N are padded with bias 0, m0 0, sh 1, weights 0.
+ * Packed activations (only when KR > 1 or a_xor != 0): rows of Kp bytes, A[m, k] ^ a_xor,
+ *   zero padded past K. a_xor = 0x80 turns int8 into uint8 with offset 128 (a + 128). */
+#ifndef QE_GEMM_H
+#define QE_GEMM_H
+
+#include "common/qe_common.h"
+#include "qengine.h"
+
+typedef struct {
+  int32_t zo, qmin, qmax;
+} qe_gemm_params;
+
+/* Computes rows [0, mr) x channels [0, nc) of one tile, mr <= MR, nc <= NR, kp a
+ * multiple of KR. a: packed or raw activation rows; w: one packed panel. */
+typedef void (*qe_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kp, const int8_t* a,
+                                   size_t a_stride, const void* w, int8_t* c,
+                                   size_t c_stride, const qe_gemm_params* p);
+
+struct qe_gemm_kernel {
+  const char* name; /* qe_qs8_gemm_minmax_<MR>x<NR>c<KR>__<isa>: file, test and profile name */
+  int isa;
+  uint32_t mr, nr, kr;
+  uint8_t a_xor;    /* 0x80: the kernel multiplies uint8 activations (a + 128) */
+  qe_gemm_ukernel_fn ukernel;
+};
+
+static inline size_t qe_gemm_panel_bytes(const qe_gemm_kernel* k, size_t kdim) {
+  return (size_t)k->nr * (3 * sizeof(int32_t) + qe_round_up(kdim, k->kr));
+}
+
+static inline int qe_gemm_packs_a(const qe_gemm_kernel* k) { return k->kr > 1 || k->a_xor; }
+
+extern const qe_gemm_kernel qe_gemm_kernel__scalar;
+extern const qe_gemm_kernel qe_gemm_kernel__avx2;
+extern const qe_gemm_kernel qe_gemm_kernel__avx512vnni;
+extern const qe_gemm_kernel qe_gemm_kernel__neon;
+extern const qe_gemm_kernel qe_gemm_kernel__neondot;
+
+/* Packs rows [0, m) of A into Kp-byte rows (used by the GEMM driver and by im2col). */
+void qe_gemm_pack_a(const qe_gemm_kernel* k, size_t m, size_t kdim, const int8_t* a,
+                    size_t a_stride, int8_t* out);
+
+#endif

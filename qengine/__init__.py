@@ -1,0 +1,7 @@
+"""qengine: an integer (int8 / fixed-point) inference engine for small CPUs."""
+from qengine._build import _native  # noqa: F401  (import guard first)
+from qengine.errors import ModelFormatError, UnsupportedOpError
+from qengine import kernels
+
+__version__ = "0.1.0"
+__all__ = ["kernels", "ModelFormatError", "UnsupportedOpError", "__version__"]

@@ -1,0 +1,5 @@
+import sys
+
+from qengine.cli import main
+
+sys.exit(main())

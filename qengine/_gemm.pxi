@@ -1,0 +1,52 @@
+# Quantized GEMM (csrc/gemm/).
+
+cdef class PackedGemm:
+    """Weights W [N, K] packed once for the kernel of one ISA variant, with bias, m0, sh.
+
+    run() computes requant(bias + A @ W.T) for int8 A [M, K] (DESIGN.md section 3)."""
+    cdef const qe_gemm_kernel* kernel
+    cdef readonly object packed      # uint8 ndarray: the packed blob
+    cdef readonly size_t n, k
+    cdef readonly str isa
+
+    def __cinit__(self, const int8_t[:, ::1] w, const int32_t[::1] bias,
+                  const int32_t[::1] m0, const int32_t[::1] sh, str isa):
+        self.isa = isa
+        self.kernel = qe_gemm_kernel_for(isa_names().index(isa))
+        self.n = w.shape[0]
+        self.k = w.shape[1]
+        size = qe_gemm_packed_w_size(self.kernel, self.n, self.k)
+        self.packed = np.empty(size, dtype=np.uint8)
+        cdef uint8_t[::1] buf = self.packed
+        if self.n:
+            qe_gemm_pack_w(self.kernel, self.n, self.k, &w[0, 0] if self.k else NULL,
+                           &bias[0], &m0[0], &sh[0], &buf[0])
+
+    @property
+    def kernel_name(self):
+        return qe_gemm_kernel_name(self.kernel).decode()
+
+    @property
+    def tile(self):
+        cdef int mr, nr, kr
+        qe_gemm_kernel_tile(self.kernel, &mr, &nr, &kr)
+        return mr, nr, kr
+
+    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads):
+        if <size_t>a.shape[1] != self.k:
+            raise ValueError(f"a has K={a.shape[1]} columns, the packed weights K={self.k}")
+        check_requant_out(zo, qmin, qmax, num_threads)
+        cdef size_t m = a.shape[0]
+        out = np.empty((m, self.n), dtype=np.int8)
+        if m == 0 or self.n == 0:
+            return out
+        cdef int8_t[:, ::1] c = out
+        scratch = np.empty(qe_gemm_scratch_size(self.kernel, m, self.k) + 1, dtype=np.uint8)
+        cdef uint8_t[::1] s = scratch
+        cdef uint8_t[::1] w = self.packed
+        cdef int8_t zero = 0
+        cdef const int8_t* ap = &a[0, 0] if self.k else &zero
+        with nogil:
+            qe_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, &w[0],
+                        &c[0, 0], self.n, zo, qmin, qmax, &s[0], num_threads)
+        return out

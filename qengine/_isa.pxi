@@ -1,0 +1,41 @@
+# ISA variants: names, availability, selection (csrc/common/isa.c).
+
+def isa_names():
+    """Names of all variants qengine knows, in enum order."""
+    return [qe_isa_name(i).decode() for i in range(QE_ISA_COUNT)]
+
+
+def isa_compiled():
+    return [qe_isa_name(i).decode() for i in range(QE_ISA_COUNT) if qe_isa_compiled(i)]
+
+
+def isa_available():
+    return [qe_isa_name(i).decode() for i in range(QE_ISA_COUNT) if qe_isa_supported(i)]
+
+
+def isa_selected():
+    return qe_isa_name(qe_isa_selected()).decode()
+
+
+def isa_best():
+    return qe_isa_name(qe_isa_best()).decode()
+
+
+def isa_select(str name):
+    """Select a variant by name; ValueError if unknown or this CPU cannot run it."""
+    names = isa_names()
+    if name not in names:
+        raise ValueError(f"unknown ISA variant {name!r}; qengine knows {names}")
+    if qe_isa_select(names.index(name)) != 0:
+        why = "was not compiled into this build" if not qe_isa_compiled(names.index(name)) \
+            else "is not supported by this CPU"
+        raise ValueError(f"ISA variant {name!r} {why}; available here: {isa_available()}")
+
+
+cdef check_requant_out(int zo, int qmin, int qmax, int num_threads, int lo=-128, int hi=127):
+    """Cheap re-check of the scalar arguments every kernel takes (the C side trusts them)."""
+    if not (lo <= zo <= hi and lo <= qmin <= qmax <= hi):
+        raise ValueError(f"need {lo} <= zo <= {hi} and {lo} <= qmin <= qmax <= {hi}, "
+                         f"got zo={zo}, qmin={qmin}, qmax={qmax}")
+    if not 1 <= num_threads <= 64:
+        raise ValueError(f"num_threads must lie in [1, 64], got {num_threads}")

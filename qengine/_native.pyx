@@ -1,0 +1,14 @@
+# cython: language_level=3
+"""qengine's compiled core. Every function here trusts its arguments: callers
+(qengine/kernels.py, the runtime) validate shapes, dtypes and ranges first.
+
+One module, one .pxi per kernel family, so the C dispatch state (selected ISA, thread
+pool) exists once."""
+import numpy as np
+cimport numpy as cnp
+from qengine._capi cimport *
+
+cnp.import_array()
+
+include "_isa.pxi"
+include "_gemm.pxi"
