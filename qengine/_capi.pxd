@@ -1,5 +1,5 @@
 # C declarations of csrc/include/qengine.h, shared by every .pxi of the _native module.
-from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint16_t, int64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint16_t, int64_t, uint64_t
 
 cdef extern from "qengine.h" nogil:
     int QE_ISA_COUNT
@@ -24,3 +24,17 @@ cdef extern from "qengine.h" nogil:
                      const int8_t* a, size_t a_stride, const void* packed_w,
                      int8_t* c, size_t c_stride, int32_t zo, int32_t qmin, int32_t qmax,
                      void* scratch, int num_threads)
+
+cdef extern from "qengine.h" nogil:
+    ctypedef void (*qe_step_fn)(const void* op, uint8_t* arena, void* scratch, int num_threads)
+    ctypedef struct qe_step:
+        qe_step_fn fn
+        const void* op
+    void qe_plan_run(const qe_step* steps, size_t n, uint8_t* arena, void* scratch,
+                     int num_threads, uint64_t* times_ns)
+    ctypedef struct qe_fc_op:
+        const qe_gemm_kernel* kernel
+        const void* packed_w
+        size_t m, n, k, in_ "in", out
+        int32_t zo, qmin, qmax
+    void qe_step_fc(const void* op, uint8_t* arena, void* scratch, int num_threads)

@@ -32,6 +32,9 @@ cdef class PackedGemm:
         qe_gemm_kernel_tile(self.kernel, &mr, &nr, &kr)
         return mr, nr, kr
 
+    def scratch_size(self, size_t m):
+        return qe_gemm_scratch_size(self.kernel, m, self.k)
+
     def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads):
         if <size_t>a.shape[1] != self.k:
             raise ValueError(f"a has K={a.shape[1]} columns, the packed weights K={self.k}")

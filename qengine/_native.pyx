@@ -6,9 +6,11 @@ One module, one .pxi per kernel family, so the C dispatch state (selected ISA, t
 pool) exists once."""
 import numpy as np
 cimport numpy as cnp
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from qengine._capi cimport *
 
 cnp.import_array()
 
 include "_isa.pxi"
 include "_gemm.pxi"
+include "_runtime.pxi"

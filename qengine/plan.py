@@ -1,0 +1,80 @@
+"""Build the execution plan once at load: op order (the file's topological order), packed
+weights, one activation arena with buffers reused by liveness, and the compiled steps."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from qengine import _native
+
+ALIGN = 64
+ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "float32": 4}
+
+
+@dataclass
+class BuiltPlan:
+    steps: object          # _native.Plan
+    offsets: dict          # value name -> byte offset in the arena
+    arena_size: int
+    scratch_size: int
+    nodes: list            # the nodes that have a step, in step order
+
+
+def _nbytes(info):
+    return int(np.prod(info.shape, dtype=np.int64)) * ITEMSIZE[info.dtype]
+
+
+def _lifetimes(graph):
+    """[first, last] step index during which each buffer must hold its value. Aliases
+    (Reshape) share their source's buffer, so their uses extend its lifetime."""
+    root = {v: v for v in graph.values}
+    first, last = {}, {}
+    end = len(graph.nodes)
+    for v in graph.inputs:
+        first[v] = last[v] = -1
+    for i, node in enumerate(graph.nodes):
+        if node.spec.alias:
+            root[node.outputs[0]] = root[node.inputs[0]]
+        for v in node.inputs:
+            last[root[v]] = max(last.get(root[v], i), i)
+        for v in node.outputs:
+            first.setdefault(root[v], i)
+            last[root[v]] = max(last.get(root[v], i), i)
+    for v in graph.outputs:
+        last[root[v]] = end
+    return root, first, last
+
+
+def assign_offsets(graph):
+    """Greedy first-fit of buffers, largest first, into one arena: two buffers may overlap
+    in memory only if their lifetimes do not. Returns ({value: offset}, arena bytes)."""
+    root, first, last = _lifetimes(graph)
+    buffers = sorted(first, key=lambda v: -_nbytes(graph.values[v]))
+    placed = []   # (offset, end, first, last)
+    offsets = {}
+    for v in buffers:
+        size = (_nbytes(graph.values[v]) + ALIGN - 1) // ALIGN * ALIGN
+        clashes = sorted((o, e) for o, e, f, l in placed
+                         if not (l < first[v] or last[v] < f))
+        offset = 0
+        for o, e in clashes:
+            if offset + size <= o:
+                break
+            offset = max(offset, e)
+        placed.append((offset, offset + size, first[v], last[v]))
+        offsets[v] = offset
+    arena = max((e for _, e, _, _ in placed), default=0)
+    return {v: offsets[root[v]] for v in graph.values if root[v] in offsets}, arena
+
+
+def build(graph):
+    offsets, arena = assign_offsets(graph)
+    nodes = [n for n in graph.nodes if not n.spec.alias]
+    steps = _native.Plan(len(nodes))
+    scratch = 0
+    for i, node in enumerate(nodes):
+        ins = [graph.values[v] for v in node.inputs]
+        outs = [graph.values[v] for v in node.outputs]
+        prep = node.spec.prepare(node, ins, outs)
+        scratch = max(scratch, node.spec.scratch(prep, ins, outs))
+        node.spec.add_step(steps, i, prep, node, ins, outs, offsets)
+    return BuiltPlan(steps, offsets, arena, scratch + ALIGN, nodes)
