@@ -52,12 +52,96 @@ def _cmd_demo(args):
     return 0
 
 
+def _random_inputs(model, raw, seed=0):
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for i in model.inputs:
+        q = rng.integers(-128, 128, size=i.shape).astype(i.dtype)
+        feeds[i.name] = q if raw else ((q.astype(np.float32) - i.zero_point) * i.scale)
+    return feeds
+
+
+def _cmd_run(args):
+    import qengine
+
+    m = qengine.load(args.model, num_threads=args.threads)
+    x = np.load(args.input)
+    if isinstance(x, np.lib.npyio.NpzFile):
+        x = dict(x)
+    y = m.run(x, raw=args.raw)
+    if args.output:
+        if isinstance(y, dict):
+            np.savez(args.output, **y)
+        else:
+            np.save(args.output, y)
+    else:
+        np.set_printoptions(threshold=64, precision=4)
+        for name, v in (y.items() if isinstance(y, dict) else [(m.outputs[0].name, y)]):
+            print(f"{name} {v.dtype}{list(v.shape)}:\n{v}")
+    return 0
+
+
+def _cmd_bench(args):
+    import time
+
+    import qengine
+
+    m = qengine.load(args.model, num_threads=args.threads)
+    feeds = _random_inputs(m, args.raw)
+    for _ in range(args.warmup):
+        m.run(feeds, raw=args.raw)
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        m.run(feeds, raw=args.raw)
+        times.append((time.perf_counter() - t0) * 1e3)
+    t = np.array(times)
+    print(f"{args.model}: {args.runs} runs, {m.num_threads} thread(s), ISA "
+          f"{qengine.kernels.isa()['selected']}")
+    print(f"latency ms: min {t.min():.4f}  median {np.median(t):.4f}  "
+          f"p90 {np.percentile(t, 90):.4f}  mean {t.mean():.4f}")
+    if args.profile:
+        print(m.profile(feeds, runs=args.runs, raw=args.raw))
+    return 0
+
+
+def _cmd_info(args):
+    import qengine
+    from qengine import info
+
+    m = qengine.load(args.model, num_threads=args.threads)
+    print(info.describe(m))
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="qengine", description=__doc__)
     p.add_argument("--version", action="store_true", help="version and ISA variants")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("demo", help="the main job on a bundled model").set_defaults(fn=_cmd_demo)
     sub.add_parser("version", help="version and ISA variants").set_defaults(fn=_cmd_version)
+
+    run = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
+    run.add_argument("model")
+    run.add_argument("--input", required=True, help=".npy (one input) or .npz (by name)")
+    run.add_argument("--output", help="write outputs to this .npy/.npz instead of printing")
+    run.add_argument("--raw", action="store_true", help="inputs/outputs are quantized")
+    run.add_argument("--threads", type=int, default=None)
+    run.set_defaults(fn=_cmd_run)
+
+    bench = sub.add_parser("bench", help="latency of a model, like benchmark_model")
+    bench.add_argument("model")
+    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--runs", type=int, default=50)
+    bench.add_argument("--warmup", type=int, default=5)
+    bench.add_argument("--profile", action="store_true", help="per-op time table")
+    bench.add_argument("--raw", action="store_true", help="time without (de)quantizing")
+    bench.set_defaults(fn=_cmd_bench)
+
+    info = sub.add_parser("info", help="inputs, outputs, layers, sizes, sparsity, arena")
+    info.add_argument("model")
+    info.add_argument("--threads", type=int, default=1)
+    info.set_defaults(fn=_cmd_info)
     return p
 
 

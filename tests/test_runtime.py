@@ -114,3 +114,35 @@ def test_arena_reuses_dead_buffers(tmp_path, rng):
     m = qengine.load(g.save(tmp_path / "deep.qmodel"))
     # five 1 KiB activations, but at most two are alive at once
     assert m.arena_size <= 3 * 1024
+
+
+def _rss_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_ten_thousand_runs_keep_memory_stable(mlp_file, rng):
+    m = qengine.load(mlp_file[0], num_threads=1)
+    x = rng.normal(size=(3, 64)).astype(np.float32)
+    for _ in range(500):
+        m.run(x)
+    before = _rss_kib()
+    for _ in range(10_000):
+        m.run(x)
+    assert _rss_kib() - before < 2048
+
+
+def test_load_unload_releases_the_mapping(mlp_file):
+    import gc
+    import os
+
+    def maps():
+        with open("/proc/self/maps") as f:
+            return sum(os.path.basename(str(mlp_file[0])) in line for line in f)
+
+    base = maps()
+    for _ in range(200):
+        m = qengine.load(mlp_file[0])
+        del m
+    gc.collect()
+    assert maps() == base

@@ -1,0 +1,47 @@
+"""`qengine info`: what a loaded model holds, as a readable report."""
+import numpy as np
+
+
+def _weight_stats(node):
+    """(parameters, bytes stored, bytes if dense int8, nonzero fraction) of a node."""
+    stored = sum(a.nbytes for a in node.constants.values())
+    w = node.constants.get("weight")
+    if w is not None:
+        return w.size, stored, stored, float(np.count_nonzero(w)) / max(w.size, 1)
+    vals = node.constants.get("weight_values")
+    if vals is not None:
+        n = node.constants["weight_indptr"].size - 1
+        dense = stored - sum(node.constants[k].nbytes for k in
+                             ("weight_indptr", "weight_indices", "weight_values"))
+        k = int(node.attrs.get("k", 0))
+        return n * k, stored, dense + n * k, vals.size / max(n * k, 1)
+    return 0, stored, stored, 1.0
+
+
+def describe(model):
+    h = model.header
+    lines = [f"model: {model.path} ({model.file_size} bytes)",
+             f"producer: {h.get('producer', {})}",
+             f"scheme: {h.get('scheme', 'int8')}"]
+    for kind, infos in (("input", model.inputs), ("output", model.outputs)):
+        for i in infos:
+            lines.append(f"{kind}: {i.name} {i.dtype}{list(i.shape)} scale={i.scale:.6g} "
+                         f"zero_point={i.zero_point}")
+    lines.append("")
+    lines.append(f"{'node':<24} {'op':<16} {'output':<18} {'params':>9} {'bytes':>9} "
+                 f"{'sparsity':>8} storage")
+    tot_params = tot_stored = tot_dense = 0
+    for node in model.graph.nodes:
+        params, stored, dense, density = _weight_stats(node)
+        tot_params += params
+        tot_stored += stored
+        tot_dense += dense
+        shape = list(model.graph.values[node.outputs[0]].shape)
+        storage = node.attrs.get("storage", "dense") if params else "-"
+        lines.append(f"{node.name[:24]:<24} {node.op:<16} {str(shape):<18} {params:>9} "
+                     f"{stored:>9} {100 * (1 - density):7.1f}% {storage}")
+    lines.append("")
+    lines.append(f"parameters: {tot_params}; weights stored {tot_stored} bytes "
+                 f"(dense int8 would be {tot_dense}, float32 {4 * tot_params}); "
+                 f"arena {model.arena_size} bytes")
+    return "\n".join(lines)
