@@ -38,6 +38,17 @@ def test_sweep_one_dim_around_tiles(isa, rng, dim):
         _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
 
 
+def test_every_tile_remainder(isa, rng):
+    # every row remainder up to 17 (MR up to 16), channel counts around 16-lane columns and
+    # NR, and K around KR = 4 and the k-split of the few-row tiles (k blocks mod 2, 3, 4)
+    ks = [1, 3, 4, 5, 8, 12, 13, 16, 17, 20, 24, 28, 45, 64, 67]
+    ns = [1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65]
+    for m in range(1, 18):
+        for j, n in enumerate(ns):
+            k = ks[(3 * m + j) % len(ks)]
+            _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
+
+
 def test_random_shapes(isa, rng):
     for _ in range(40):
         m, n, k = (int(v) for v in rng.integers(1, 300, size=3))
