@@ -84,6 +84,21 @@ def test_extreme_values(isa, rng):
                     _check(a, w, bias, m0, sh, zo=int(rng.integers(-128, 128)))
 
 
+def test_shift_boundaries(isa, rng):
+    # kernels may take a 32-bit path when every shift of a group of channels is >= 33:
+    # all-equal shifts on either side of that boundary, and mixed ones, with extreme
+    # accumulators (large |bias|) so every rounding and clamp case occurs
+    m, n, k = 13, 40, 29
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
+    for shv in (31, 32, 33, 34, 40, 61, 62, None):
+        sh = rng.integers(30, 36, size=n) if shv is None else np.full(n, shv)
+        for bias_range in (2**8, 2**31):
+            bias = rng.integers(-bias_range, bias_range, size=n, dtype=np.int64).astype(np.int32)
+            m0 = rng.integers(0, 2**31, size=n, dtype=np.int64).astype(np.int32)
+            _check(a, w, bias, m0, sh.astype(np.int32), zo=int(rng.integers(-128, 128)))
+
+
 def test_wrapping_accumulator(isa):
     # bias near the int32 limit plus a large positive dot product wraps modulo 2^32 (eq. 3)
     a = np.full((2, 300), 127, np.int8)
