@@ -85,18 +85,23 @@ def test_extreme_values(isa, rng):
 
 
 def test_shift_boundaries(isa, rng):
-    # kernels may take a 32-bit path when every shift of a group of channels is >= 33:
+    # kernels may take a 32-bit path when every shift of a group of channels is in [33, 54]:
     # all-equal shifts on either side of that boundary, and mixed ones, with extreme
     # accumulators (large |bias|) so every rounding and clamp case occurs
     m, n, k = 13, 40, 29
     a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
     w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
-    for shv in (31, 32, 33, 34, 40, 61, 62, None):
-        sh = rng.integers(30, 36, size=n) if shv is None else np.full(n, shv)
+    for shv in (31, 32, 33, 34, 40, 53, 54, 55, 61, 62, "low", "high"):
+        if isinstance(shv, str):
+            sh = rng.integers(30, 36, size=n) if shv == "low" else rng.integers(50, 58, size=n)
+        else:
+            sh = np.full(n, shv)
         for bias_range in (2**8, 2**31):
             bias = rng.integers(-bias_range, bias_range, size=n, dtype=np.int64).astype(np.int32)
             m0 = rng.integers(0, 2**31, size=n, dtype=np.int64).astype(np.int32)
-            _check(a, w, bias, m0, sh.astype(np.int32), zo=int(rng.integers(-128, 128)))
+            for zo in (-128, 127, int(rng.integers(-128, 128))):
+                _check(a, w, bias, m0, sh.astype(np.int32), zo=zo)
+                _check(a, w, bias, m0, sh.astype(np.int32), zo=zo, qmin=max(zo, -128), qmax=127)
 
 
 def test_wrapping_accumulator(isa):
