@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* Measured int8 GOPS (2 operations per multiply-accumulate) of the calling thread for
- * variant `isa` (qe_isa), or 0 if this build or CPU has no probe for it. Takes ~0.1 s. */
+ * variant `isa` (qe_isa), or 0 if this build or CPU has no probe for it. Takes ~0.06 s. */
 double qe_peak_int8_gops(int isa);
 
 /* The variant loops: run `iters` iterations and return the multiply-accumulates done. */
