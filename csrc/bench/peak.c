@@ -1,4 +1,5 @@
 /* Int8 peak probe driver (see peak.h). ISA-neutral apart from the AVX2 loop below. */
+#define _POSIX_C_SOURCE 200112L /* clock_gettime under -std=c11 */
 #include "bench/peak.h"
 
 #include <time.h>
