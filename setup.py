@@ -113,6 +113,9 @@ def _extensions():
     ext = Extension(
         "qengine._native",
         sources=["qengine/_native.pyx"] + _portable_sources(),
+        # variant files and headers are not in `sources`; without this an edit to them
+        # alone leaves the extension "up to date" and it is not rebuilt
+        depends=sorted(glob("csrc/**/*__*.c", recursive=True) + glob("csrc/**/*.h", recursive=True)),
         include_dirs=["csrc/include", "csrc", numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -14,3 +14,4 @@ cnp.import_array()
 include "_isa.pxi"
 include "_gemm.pxi"
 include "_runtime.pxi"
+include "_bench.pxi"

@@ -38,6 +38,17 @@ def test_sweep_one_dim_around_tiles(isa, rng, dim):
         _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
 
 
+def test_every_tile_remainder(isa, rng):
+    # every row remainder up to 17 (MR up to 16), channel counts around 16-lane columns and
+    # NR, and K around KR = 4 and the k-split of the few-row tiles (k blocks mod 2, 3, 4)
+    ks = [1, 3, 4, 5, 8, 12, 13, 16, 17, 20, 24, 28, 45, 64, 67]
+    ns = [1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65]
+    for m in range(1, 18):
+        for j, n in enumerate(ns):
+            k = ks[(3 * m + j) % len(ks)]
+            _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
+
+
 def test_random_shapes(isa, rng):
     for _ in range(40):
         m, n, k = (int(v) for v in rng.integers(1, 300, size=3))
@@ -71,6 +82,26 @@ def test_extreme_values(isa, rng):
                     m0 = np.full(21, m0v, np.int32)
                     sh = np.full(21, shv, np.int32)
                     _check(a, w, bias, m0, sh, zo=int(rng.integers(-128, 128)))
+
+
+def test_shift_boundaries(isa, rng):
+    # kernels may take a 32-bit path when every shift of a group of channels is in [33, 54]:
+    # all-equal shifts on either side of that boundary, and mixed ones, with extreme
+    # accumulators (large |bias|) so every rounding and clamp case occurs
+    m, n, k = 13, 40, 29
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
+    for shv in (31, 32, 33, 34, 40, 53, 54, 55, 61, 62, "low", "high"):
+        if isinstance(shv, str):
+            sh = rng.integers(30, 36, size=n) if shv == "low" else rng.integers(50, 58, size=n)
+        else:
+            sh = np.full(n, shv)
+        for bias_range in (2**8, 2**31):
+            bias = rng.integers(-bias_range, bias_range, size=n, dtype=np.int64).astype(np.int32)
+            m0 = rng.integers(0, 2**31, size=n, dtype=np.int64).astype(np.int32)
+            for zo in (-128, 127, int(rng.integers(-128, 128))):
+                _check(a, w, bias, m0, sh.astype(np.int32), zo=zo)
+                _check(a, w, bias, m0, sh.astype(np.int32), zo=zo, qmin=max(zo, -128), qmax=127)
 
 
 def test_wrapping_accumulator(isa):
