@@ -262,9 +262,11 @@ def quantize(x, scale, zero_point, num_threads=1):
 def dequantize(x, scale, zero_point, num_threads=1):
     """int8 -> float32 (eq. 18): float32(scale) * float32(x - zero_point), one rounding."""
     x = _int8("x", x)
-    s = np.float32(Q._scale("scale", scale))
-    if not np.isfinite(s) or s == 0:
-        raise ValueError(f"scale {scale!r} is not a finite non-zero float32")
+    with np.errstate(over="ignore"):
+        s = np.float32(Q._scale("scale", scale))
+    if not (np.isfinite(s) and s >= np.finfo(np.float32).tiny):
+        raise ValueError(f"scale {scale!r} is not a finite normal float32 (subnormals are "
+                         f"flushed to zero by ARMv7 NEON)")
     zp = _zp("zero_point", zero_point)
     return _native.ops_dequantize(x.reshape(-1), s, zp, V.threads(num_threads)).reshape(x.shape)
 

@@ -112,8 +112,9 @@ def quantize_params(scale):
     """inv_scale of eq. 17: float32(1 / scale), 1 / scale computed in float64."""
     with np.errstate(over="ignore"):
         inv = np.float32(1.0 / _scale("scale", scale))
-    if not np.isfinite(inv) or inv == 0:
-        raise ValueError(f"scale {scale!r} has no finite non-zero float32 inverse")
+    if not (np.isfinite(inv) and inv >= np.finfo(np.float32).tiny):
+        raise ValueError(f"scale {scale!r}: 1/scale must be a finite normal float32 "
+                         f"(subnormals are flushed to zero by ARMv7 NEON)")
     return inv
 
 

@@ -331,6 +331,25 @@ def test_quantize_float32_formula_ties(isa):
     assert got.tolist() == [1, 0, 1]
 
 
+def test_quantize_is_not_fused(isa):
+    """x where fl(x * inv) lands exactly on k + 0.5 although the exact product is below it:
+    eq. 17 (two roundings) gives k + 1, a fused multiply-add would give k."""
+    inv = Q.quantize_params(0.1)
+    xs = []
+    for k in range(-120, 120):
+        x = np.float32((k + 0.5) / float(inv))
+        for _ in range(8):
+            if np.float32(x * inv) == k + 0.5 and float(x) * float(inv) < k + 0.5:
+                xs.append(x)
+                break
+            x = np.nextafter(x, np.float32(np.inf))
+    assert len(xs) > 20
+    xs = np.array(xs * 3, np.float32)
+    got = K.quantize(xs, 0.1, 0)
+    assert_same(got, R.quantize(xs, 0.1, 0), isa=isa)
+    assert (got.astype(np.int64) == np.clip(np.floor(xs * inv) + 1, -128, 127)).all()
+
+
 def test_dequantize_bitexact(isa, rng):
     for n in LENGTHS:
         q = _x(rng, (n,))
@@ -425,8 +444,10 @@ BAD = [
     (lambda: K.requantize(X4, 1.0, 0, 1e-12, 0), "out of range"),
     (lambda: K.quantize(np.zeros(3, np.float64), 0.1, 0), "float32"),
     (lambda: K.quantize(np.zeros(3, np.float32), 0.0, 0), "scale"),
-    (lambda: K.quantize(np.zeros(3, np.float32), 1e-300, 0), "float32"),
+    (lambda: K.quantize(np.zeros(3, np.float32), 1e-300, 0), "normal float32"),
     (lambda: K.dequantize(np.zeros(3, np.float32), 0.1, 0), "dtype int8"),
+    (lambda: K.dequantize(np.zeros(3, np.int8), 1e-40, 0), "normal float32"),
+    (lambda: K.quantize(np.zeros(3, np.float32), 1e39, 0), "normal float32"),
     (lambda: K.softmax(np.zeros((2, 3), np.int8), 0.1, dtype=np.int16), "float32 or int8"),
     (lambda: K.softmax(np.zeros((), np.int8), 0.1), "at least 1"),
     (lambda: Q.lut_table("nope", 0.1, 0, 0.1, 0), "unknown activation"),
