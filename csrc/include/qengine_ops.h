@@ -42,7 +42,7 @@ void qe_qs8_concat(size_t pixels, size_t n_inputs, const qe_qs8_concat_input* in
 #define QE_ELTWISE_MAX_DIMS 6
 
 /* eq. 9: acc = a * ka + b * kb + bias; y = eq. 5 (acc, m0, sh, zo, qmin, qmax).
- * |ka|, |kb| <= 2^20, |bias| <= 2^28 + 2^28 (see §8 for the bounds). */
+ * |ka|, |kb| <= 2^20, |bias| <= 2^28, |acc| < 2^29 (bounds in §7). */
 typedef struct {
   int32_t ka, kb, bias, m0, sh, zo, qmin, qmax;
 } qe_qs8_add_params;
