@@ -1,5 +1,5 @@
 """The int8 operators besides GEMM and convolution, on numpy arrays (docs/QUANTIZATION.md
-sections 6-13). Re-exported by qengine.kernels.
+sections 6-12). Re-exported by qengine.kernels.
 
 Activations are int8 NHWC with one real scale and zero point per tensor; each function
 derives the integer parameters with qengine.quant (as the converter does), validates every

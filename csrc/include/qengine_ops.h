@@ -1,4 +1,4 @@
-/* qengine: the int8 operators besides GEMM and convolution (docs/QUANTIZATION.md §6-13).
+/* qengine: the int8 operators besides GEMM and convolution (docs/QUANTIZATION.md §6-12).
  *
  * Same conventions as qengine.h: nothing allocates, arguments are trusted (Python validates
  * them), results are identical for every ISA variant and thread count. Activations are
