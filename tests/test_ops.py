@@ -459,3 +459,17 @@ BAD = [
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_empty_tensors(isa):
+    e = np.zeros((0, 4, 4, 3), np.int8)
+    assert K.maxpool2d(e, 2).shape == (0, 3, 3, 3)
+    assert K.avgpool2d(e, 2, 0.1, 0, 0.1, 0).shape == (0, 3, 3, 3)
+    assert K.global_avgpool(e, 0.1, 0, 0.1, 0).shape == (0, 1, 1, 3)
+    assert K.add(np.zeros((0, 3), np.int8), np.zeros(3, np.int8), .1, 0, .1, 0, .1, 0).shape == (0, 3)
+    assert K.concat([np.zeros((2, 0), np.int8), np.ones((2, 3), np.int8)], [.1, .2], [0, 0],
+                    .1, 0).tolist() == [[2, 2, 2], [2, 2, 2]]
+    assert K.softmax(np.zeros((3, 0), np.int8), 0.1).shape == (3, 0)
+    assert K.quantize(np.zeros(0, np.float32), 0.1, 0).shape == (0,)
+    assert K.dequantize(np.zeros((2, 0), np.int8), 0.1, 0).shape == (2, 0)
+    assert K.lut(np.zeros((2, 0), np.int8), np.zeros(256, np.int8)).shape == (2, 0)
