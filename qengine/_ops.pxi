@@ -114,7 +114,8 @@ cdef qe_pool_geometry _geometry(tuple xshape, tuple kernel, tuple stride, tuple 
 
 def ops_maxpool(const int8_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding,
                 tuple oshape, int qmin, int qmax, int num_threads):
-    cdef qe_pool_geometry g = _geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), kernel, stride, padding, oshape)
+    cdef qe_pool_geometry g = _geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
+                                        kernel, stride, padding, oshape)
     out = np.empty((g.n, g.oh, g.ow, g.c), dtype=np.int8)
     cdef int8_t[:, :, :, ::1] y = out
     if out.size:
@@ -127,7 +128,8 @@ def ops_avgpool(const int8_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple 
                 tuple oshape, int zi, int zo, int qmin, int qmax, bint count_include_pad,
                 const int32_t[::1] m0, const int32_t[::1] sh, int num_threads):
     """m0/sh: multipliers indexed by the divisor count, kh * kw + 1 entries (eq. 15)."""
-    cdef qe_pool_geometry g = _geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), kernel, stride, padding, oshape)
+    cdef qe_pool_geometry g = _geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
+                                        kernel, stride, padding, oshape)
     cdef qe_qs8_avgpool_params p
     p.zi, p.zo, p.qmin, p.qmax = zi, zo, qmin, qmax
     p.count_include_pad = count_include_pad

@@ -466,7 +466,8 @@ def test_empty_tensors(isa):
     assert K.maxpool2d(e, 2).shape == (0, 3, 3, 3)
     assert K.avgpool2d(e, 2, 0.1, 0, 0.1, 0).shape == (0, 3, 3, 3)
     assert K.global_avgpool(e, 0.1, 0, 0.1, 0).shape == (0, 1, 1, 3)
-    assert K.add(np.zeros((0, 3), np.int8), np.zeros(3, np.int8), .1, 0, .1, 0, .1, 0).shape == (0, 3)
+    z3 = np.zeros(3, np.int8)
+    assert K.add(np.zeros((0, 3), np.int8), z3, .1, 0, .1, 0, .1, 0).shape == (0, 3)
     assert K.concat([np.zeros((2, 0), np.int8), np.ones((2, 3), np.int8)], [.1, .2], [0, 0],
                     .1, 0).tolist() == [[2, 2, 2], [2, 2, 2]]
     assert K.softmax(np.zeros((3, 0), np.int8), 0.1).shape == (3, 0)

@@ -34,8 +34,9 @@ static void vadd(size_t n, const int8_t* a, const int8_t* b, int32_t bias, int8_
       acc[2] = vmlaq_n_s32(acc[2], vmovl_s16(vget_low_s16(b1)), p->kb);
       acc[3] = vmlaq_n_s32(acc[3], vmovl_s16(vget_high_s16(b1)), p->kb);
     }
-    const int8x16_t out = qe_narrow_neon(qe_requant_neon_4(acc[0], &rq), qe_requant_neon_4(acc[1], &rq),
-                                         qe_requant_neon_4(acc[2], &rq), qe_requant_neon_4(acc[3], &rq), &rq);
+    const int8x16_t out =
+        qe_narrow_neon(qe_requant_neon_4(acc[0], &rq), qe_requant_neon_4(acc[1], &rq),
+                       qe_requant_neon_4(acc[2], &rq), qe_requant_neon_4(acc[3], &rq), &rq);
     if (len < 16) {
       vst1q_s8(ybuf, out);
       memcpy(y, ybuf, len);

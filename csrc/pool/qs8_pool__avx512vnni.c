@@ -39,8 +39,10 @@ void qe_qs8_gavgpool_minmax_ukernel__avx512vnni(size_t hw, size_t c, const int8_
   for (; ch < c; ch += 16) {
     const __mmask16 m = qe_mask16(c - ch);
     __m512i a0 = bias;
-    for (size_t i = 0; i < hw; i++)
-      a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + i * x_stride + ch)));
+    for (size_t i = 0; i < hw; i++) {
+      const __m128i v = _mm_maskz_loadu_epi8(m, x + i * x_stride + ch);
+      a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(v));
+    }
     _mm_mask_storeu_epi8(y + ch, m, qe_requant_avx512_16(a0, &rq));
   }
 }

@@ -17,7 +17,8 @@ static inline __m256i q8(__m256 x, __m256 inv, __m256 half, __m256 lo, __m256 hi
 void qe_f32_qs8_vcvt_ukernel__avx2(size_t n, const float* x, int8_t* y,
                                    const qe_f32_qs8_params* p) {
   const __m256 inv = _mm256_set1_ps(p->inv_scale), half = _mm256_set1_ps(0.5f);
-  const __m256 lo = _mm256_set1_ps((float)(-128 - p->zp)), hi = _mm256_set1_ps((float)(127 - p->zp));
+  const __m256 lo = _mm256_set1_ps((float)(-128 - p->zp));
+  const __m256 hi = _mm256_set1_ps((float)(127 - p->zp));
   const __m256i zp = _mm256_set1_epi32(p->zp);
   float xbuf[32];
   int8_t ybuf[32];

@@ -7,7 +7,8 @@
 void qe_f32_qs8_vcvt_ukernel__avx512vnni(size_t n, const float* x, int8_t* y,
                                          const qe_f32_qs8_params* p) {
   const __m512 inv = _mm512_set1_ps(p->inv_scale), half = _mm512_set1_ps(0.5f);
-  const __m512 lo = _mm512_set1_ps((float)(-128 - p->zp)), hi = _mm512_set1_ps((float)(127 - p->zp));
+  const __m512 lo = _mm512_set1_ps((float)(-128 - p->zp));
+  const __m512 hi = _mm512_set1_ps((float)(127 - p->zp));
   const __m512i zp = _mm512_set1_epi32(p->zp);
   while (n > 0) {
     const size_t len = n < 16 ? n : 16;

@@ -14,7 +14,9 @@ static uint32_t rnd(void) {
   g_state ^= g_state << 13, g_state ^= g_state >> 7, g_state ^= g_state << 17;
   return (uint32_t)(g_state >> 11);
 }
-static int32_t rnd_in(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+static int32_t rnd_in(int32_t lo, int32_t hi) {
+  return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
 static void fill(int8_t* p, size_t n) { for (size_t i = 0; i < n; i++) p[i] = (int8_t)rnd(); }
 
 static int g_fail = 0;
@@ -83,8 +85,10 @@ static void run(int isa) {
   for (int rep = 0; rep < 40; rep++) {
     qe_pool_geometry g;
     g.n = 1, g.h = 1 + rnd() % 9, g.w = 1 + rnd() % 9, g.c = 1 + rnd() % 40;
-    g.kh = 1 + rnd() % 3, g.kw = 1 + rnd() % 3, g.stride_h = 1 + rnd() % 2, g.stride_w = 1 + rnd() % 2;
-    g.pad_top = rnd() % g.kh, g.pad_bottom = rnd() % g.kh, g.pad_left = rnd() % g.kw, g.pad_right = rnd() % g.kw;
+    g.kh = 1 + rnd() % 3, g.kw = 1 + rnd() % 3;
+    g.stride_h = 1 + rnd() % 2, g.stride_w = 1 + rnd() % 2;
+    g.pad_top = rnd() % g.kh, g.pad_bottom = rnd() % g.kh;
+    g.pad_left = rnd() % g.kw, g.pad_right = rnd() % g.kw;
     if (g.h + g.pad_top + g.pad_bottom < g.kh || g.w + g.pad_left + g.pad_right < g.kw) continue;
     g.oh = (g.h + g.pad_top + g.pad_bottom - g.kh) / g.stride_h + 1;
     g.ow = (g.w + g.pad_left + g.pad_right - g.kw) / g.stride_w + 1;
