@@ -135,6 +135,8 @@ def avgpool2d(x, kernel, x_scale, x_zero_point, y_scale, y_zero_point, stride=1,
     count as real zeros), with one rounding, half up. Geometry as maxpool2d."""
     x = _int8("x", x, ndim=4)
     k, s, p, o = _pool_geometry(x, kernel, stride, padding)
+    if k[0] * k[1] > 2**16:
+        raise ValueError(f"avgpool2d supports kernels of at most 65536 pixels, got {k}")
     zi, zo = _zp("x_zero_point", x_zero_point), _zp("y_zero_point", y_zero_point)
     qmin, qmax = V.clamp(qmin, qmax)
     m0, sh = Q.avgpool_params(x_scale, y_scale, k[0] * k[1])
@@ -287,6 +289,6 @@ def softmax(x, x_scale, dtype=np.float32, num_threads=1):
 
 
 def ops_kernel_name(op):
-    """Kernel the selected variant runs for op: "lut", "add", "maxpool", "gavgpool",
-    "quantize" or "dequantize" (benchmarks and profiles)."""
+    """Kernel the selected variant runs for op: "lut" (also requantize and concat), "add",
+    "mul", "maxpool", "avgpool", "gavgpool", "quantize", "dequantize", "softmax"."""
     return _native.ops_kernel_name(op)

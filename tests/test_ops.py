@@ -68,6 +68,32 @@ def test_maxpool_bitexact(isa, rng, h_w, kernel, stride, padding):
         assert_same(got, want, isa=isa, c=c, kernel=kernel, stride=stride, padding=padding)
 
 
+def _random_pool_case(rng):
+    h, w = (int(v) for v in rng.integers(1, 16, 2))
+    kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+    pads = [int(rng.integers(0, kh)), int(rng.integers(0, kw)), int(rng.integers(0, kh)),
+            int(rng.integers(0, kw))]
+    if h + pads[0] + pads[2] < kh or w + pads[1] + pads[3] < kw:
+        return None
+    stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+    c = int(rng.choice(ODD_C + [16, 32, 33, 64, 96]))
+    return _x(rng, (int(rng.integers(1, 3)), h, w, c)), (kh, kw), stride, tuple(pads)
+
+
+def test_pool_random_shapes(isa, rng):
+    for _ in range(60):
+        case = _random_pool_case(rng)
+        if case is None:
+            continue
+        x, k, s, p = case
+        assert_same(K.maxpool2d(x, k, s, p), R.maxpool2d(x, k, s, p), isa=isa, k=k, s=s, p=p,
+                    shape=x.shape)
+        for include in (False, True):
+            assert_same(K.avgpool2d(x, k, 0.07, 3, 0.05, -9, s, p, include),
+                        R.avgpool2d(x, k, s, p, 0.07, 3, 0.05, -9, include), k=k, s=s, p=p,
+                        shape=x.shape, include=include)
+
+
 def test_maxpool_clamp_and_extremes(isa, rng):
     for fill in (-128, 127):
         x = np.full((1, 5, 5, 33), fill, np.int8)
@@ -426,6 +452,7 @@ BAD = [
     (lambda: K.maxpool2d(X4, 2, num_threads=0), "num_threads"),
     (lambda: K.avgpool2d(X4, 2, 0.0, 0, 0.1, 0), "x_scale"),
     (lambda: K.avgpool2d(X4, 2, 0.1, 200, 0.1, 0), "x_zero_point"),
+    (lambda: K.avgpool2d(X4, 300, 0.1, 0, 0.1, 0, padding=299), "at most 65536"),
     (lambda: K.global_avgpool(X4, 0.1, 0, -1.0, 0), "y_scale"),
     (lambda: K.global_avgpool(np.zeros((1, 0, 4, 3), np.int8), 0.1, 0, 0.1, 0), "H \\* W"),
     (lambda: K.add(X4, np.zeros(4, np.int8), 0.1, 0, 0.1, 0, 0.1, 0), "do not broadcast"),

@@ -125,7 +125,8 @@ void qe_qs8_softmax_qs8(size_t rows, size_t n, const int8_t* x, int8_t* y,
                         const uint32_t table[256], int num_threads);
 
 /* Names of the kernels that the selected ISA variant runs, for profiles and benchmarks
- * (op: "lut", "add", "maxpool", "gavgpool", "quantize", "dequantize"). */
+ * (op: "lut" (also requantize, concat), "add", "mul", "maxpool", "avgpool", "gavgpool",
+ * "quantize", "dequantize", "softmax"); "" for an unknown op. */
 const char* qe_ops_kernel_name(const char* op);
 
 #ifdef __cplusplus
