@@ -16,7 +16,8 @@ static const struct {
     [QE_ISA_AVX2] = ENTRY(avx2),
 #endif
 #ifdef QE_HAVE_AVX512VNNI
-    [QE_ISA_AVX512VNNI] = ENTRY(avx512vnni),
+    [QE_ISA_AVX512VNNI] = {"qe_f32_qs8_vcvt__avx512vnni", NULL,
+                           qe_f32_qs8_vcvt_ukernel__avx512vnni, NULL}, /* dq: avx2's */
 #endif
 #ifdef QE_HAVE_NEON
     [QE_ISA_NEON] = ENTRY(neon),

@@ -17,7 +17,8 @@ typedef void (*qe_qs8_f32_ukernel)(size_t n, const int8_t* x, float* y,
                                       const qe_qs8_f32_params* p);
 QE_DECLARE_CVT(scalar)
 QE_DECLARE_CVT(avx2)
-QE_DECLARE_CVT(avx512vnni)
+void qe_f32_qs8_vcvt_ukernel__avx512vnni(size_t n, const float* x, int8_t* y,
+                                         const qe_f32_qs8_params* p);
 QE_DECLARE_CVT(neon)
 
 const char* qe_f32_qs8_name(void);
