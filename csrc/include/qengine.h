@@ -64,6 +64,7 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
                  void* scratch, int num_threads);
 
 #include "qengine_runtime.h"
+#include "qengine_ops.h"
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,60 @@
+/* eq. 5 on 8 int32 lanes with AVX2, for the *__avx2.c files only (needs -mavx2).
+ *
+ * AVX2 has a 32x32->64 multiply (vpmuldq, even lanes) but no 64-bit arithmetic shift, so
+ * eq. 6 is used: u = (acc * m0 + 2^(sh-1) + 2^62) >>> sh = floor(...) + 2^(62-sh) with a
+ * logical shift, exact because the sum is non-negative (and below 2^64). The clamp to
+ * [qmin - zo, qmax - zo] is done on u, in 64 bits, before anything is narrowed, so every
+ * (m0, sh) of the contract gives exactly what qe_requant() gives. */
+#ifndef QE_REQUANT_AVX2_H
+#define QE_REQUANT_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+typedef struct {
+  __m256i m0, rnd, lo, hi, out_bias;
+  __m128i shift;
+} qe_requant_avx2;
+
+static inline qe_requant_avx2 qe_requant_avx2_init(int32_t m0, int32_t sh, int32_t zo,
+                                                   int32_t qmin, int32_t qmax) {
+  const int64_t off = (int64_t)1 << (62 - sh);
+  qe_requant_avx2 r;
+  r.m0 = _mm256_set1_epi64x(m0);
+  r.rnd = _mm256_set1_epi64x(((int64_t)1 << 62) + ((int64_t)1 << (sh - 1)));
+  r.lo = _mm256_set1_epi64x(off + qmin - zo);
+  r.hi = _mm256_set1_epi64x(off + qmax - zo);
+  r.out_bias = _mm256_set1_epi32((int32_t)(uint32_t)((uint64_t)(int64_t)zo - (uint64_t)off));
+  r.shift = _mm_cvtsi32_si128(sh);
+  return r;
+}
+
+static inline __m256i qe_requant_avx2_half(__m256i acc_even, const qe_requant_avx2* r) {
+  __m256i u = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc_even, r->m0), r->rnd),
+                               r->shift);
+  u = _mm256_blendv_epi8(u, r->lo, _mm256_cmpgt_epi64(r->lo, u));
+  return _mm256_blendv_epi8(u, r->hi, _mm256_cmpgt_epi64(u, r->hi));
+}
+
+/* 8 int32 accumulators -> 8 int32 outputs in [qmin, qmax]. */
+static inline __m256i qe_requant_avx2_8(__m256i acc, const qe_requant_avx2* r) {
+  const __m256i even = qe_requant_avx2_half(acc, r);
+  const __m256i odd = qe_requant_avx2_half(_mm256_srli_epi64(acc, 32), r);
+  const __m256i y = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_add_epi32(y, r->out_bias);
+}
+
+/* 4 x 8 int32 (already in int8 range) -> 32 int8 in order. */
+static inline __m256i qe_pack_avx2_32(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+  return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd),
+                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* 8 int32 (already in int8 range) -> 8 int8 in the low 8 bytes. */
+static inline __m128i qe_pack_avx2_8(__m256i a) {
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  return _mm_packs_epi16(w, w);
+}
+
+#endif

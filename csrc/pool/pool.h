@@ -1,0 +1,32 @@
+/* Internal: pooling microkernels. */
+#ifndef QE_POOL_H
+#define QE_POOL_H
+
+#include "common/qe_common.h"
+#include "qengine.h"
+
+/* Max pool of one output pixel: y[c] = clamp(max_j rows[j][c], qmin, qmax), c in [0, channels),
+ * over k >= 1 input rows (the window's real pixels). */
+typedef void (*qe_qs8_maxpool_ukernel)(size_t channels, size_t k, const int8_t* const* rows,
+                                       int8_t* y, int32_t qmin, int32_t qmax);
+
+/* Global average pool of one image, channels [0, c): x rows of x_stride bytes (eq. 16). */
+typedef void (*qe_qs8_gavgpool_ukernel)(size_t hw, size_t c, const int8_t* x, size_t x_stride,
+                                        int8_t* y, const qe_qs8_gavgpool_params* p);
+
+#define QE_DECLARE_POOL(isa)                                                                 \
+  void qe_qs8_maxpool_minmax_ukernel__##isa(size_t channels, size_t k,                      \
+                                            const int8_t* const* rows, int8_t* y,            \
+                                            int32_t qmin, int32_t qmax);                     \
+  void qe_qs8_gavgpool_minmax_ukernel__##isa(size_t hw, size_t c, const int8_t* x,          \
+                                             size_t x_stride, int8_t* y,                     \
+                                             const qe_qs8_gavgpool_params* p);
+QE_DECLARE_POOL(scalar)
+QE_DECLARE_POOL(avx2)
+QE_DECLARE_POOL(avx512vnni)
+QE_DECLARE_POOL(neon)
+
+const char* qe_qs8_maxpool_name(void);
+const char* qe_qs8_gavgpool_name(void);
+
+#endif
