@@ -87,13 +87,27 @@ void qe_dwconv_pack(const qe_conv2d* conv, const int8_t* w, const int32_t* bias,
     }
     pb[o] = bias[o], pm[o] = m0[o], ps[o] = sh[o];
     acc_bounds(m0[o], sh[o], &plo[o], &phi[o]);
-    for (size_t t = 0; t < taps; t++) pw[t * cp + o] = w[o * taps + t];
+    for (size_t ky = 0; ky < conv->kh; ky++)
+      for (size_t kx = 0; kx < conv->kw; kx++)
+        pw[(kx * conv->kh + ky) * cp + o] = w[o * taps + ky * conv->kw + kx];
   }
 }
 
 static size_t out_dim(size_t in, size_t pad0, size_t pad1, size_t k, size_t d, size_t s) {
   const size_t span = d * (k - 1) + 1;
   return in + pad0 + pad1 < span ? 0 : (in + pad0 + pad1 - span) / s + 1;
+}
+
+/* Pointers in one row's indirection: one list of kh per input column when the columns can
+ * be shared (dilation_w == 1), else kh * kw per output pixel. */
+#define QE_DW_MAX_SHARED_KH 64
+static int shares_columns(const qe_conv2d* conv) {
+  return conv->dilation_w == 1 && conv->kh <= QE_DW_MAX_SHARED_KH;
+}
+
+static size_t ind_len(const qe_conv2d* conv, size_t wo) {
+  if (shares_columns(conv)) return ((wo - 1) * conv->stride_w + conv->kw) * conv->kh;
+  return wo * conv->kh * conv->kw;
 }
 
 static size_t slots_for(size_t rows, int num_threads) {
@@ -107,7 +121,7 @@ size_t qe_dwconv_scratch_size(const qe_conv2d* conv, size_t n, size_t h, size_t 
   const size_t wo = out_dim(w, conv->pad_left, conv->pad_right, conv->kw, conv->dilation_w,
                             conv->stride_w);
   const size_t expand = conv->o != conv->c ? qe_round_up(n * h * w * conv->o, 64) : 0;
-  const size_t ind = wo * conv->kh * conv->kw * sizeof(void*);
+  const size_t ind = ind_len(conv, wo) * sizeof(void*);
   return 64 + cpad_of(conv) + expand + slots_for(n * ho, num_threads) * ind;
 }
 
@@ -126,24 +140,38 @@ static void dw_task(void* ctx, size_t s) {
   const dw_job* J = (const dw_job*)ctx;
   const qe_conv2d* cv = J->conv;
   const size_t kh = cv->kh, kw = cv->kw, taps = kh * kw;
-  const int8_t** ind = J->ind + s * J->wo * taps;
+  const int8_t** ind = J->ind + s * ind_len(cv, J->wo);
   const size_t r0 = s * J->rows / J->slots, r1 = (s + 1) * J->rows / J->slots;
+  const int shared = shares_columns(cv);
+  const size_t step = shared ? kh * cv->stride_w : taps;
+  const size_t ncols = shared ? (J->wo - 1) * cv->stride_w + kw : 0;
   for (size_t r = r0; r < r1; r++) {
     const size_t b = r / J->ho, oy = r % J->ho;
     const int8_t* img = J->x + b * J->h * J->w * J->cx;
-    for (size_t ox = 0; ox < J->wo; ox++) {
-      const int8_t** ip = ind + ox * taps;
+    if (shared) { /* ind[j * kh + ky]: padded column j = ox * stride_w + kx */
+      /* input row of each ky, or NULL above/below the image (unsigned wrap catches < 0) */
+      const int8_t* rows[QE_DW_MAX_SHARED_KH];
       for (size_t ky = 0; ky < kh; ky++) {
-        /* unsigned wrap-around makes iy >= h also catch rows above the image */
         const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top;
+        rows[ky] = iy < J->h ? img + iy * J->w * J->cx : NULL;
+      }
+      for (size_t j = 0; j < ncols; j++) {
+        const size_t ix = j - cv->pad_left;
+        for (size_t ky = 0; ky < kh; ky++)
+          ind[j * kh + ky] = (rows[ky] && ix < J->w) ? rows[ky] + ix * J->cx : J->pad_row;
+      }
+    } else { /* ind[ox * taps + kx * kh + ky] */
+      for (size_t ox = 0; ox < J->wo; ox++)
         for (size_t kx = 0; kx < kw; kx++) {
           const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
-          ip[ky * kw + kx] = (iy < J->h && ix < J->w) ? img + (iy * J->w + ix) * J->cx
-                                                       : J->pad_row;
+          for (size_t ky = 0; ky < kh; ky++) {
+            const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top;
+            ind[ox * taps + kx * kh + ky] =
+                (iy < J->h && ix < J->w) ? img + (iy * J->w + ix) * J->cx : J->pad_row;
+          }
         }
-      }
     }
-    J->k->ukernel(cv->o, J->wo, taps, ind, J->packed, cpad_of(cv),
+    J->k->ukernel(cv->o, J->wo, taps, step, ind, J->packed, cpad_of(cv),
                   J->y + r * J->wo * cv->o, cv->o, &J->p);
   }
 }

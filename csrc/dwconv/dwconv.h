@@ -2,16 +2,18 @@
  *
  * Packed weights (one ISA-neutral layout shared by every variant), Cp = round_up(O, 64):
  *   int32 bias'[Cp], m0[Cp], sh[Cp], amin[Cp], amax[Cp]
- *   int8  w[taps][Cp]          w[t][o] = W[o, ky, kx, 0], t = ky * kw + kx
+ *   int8  w[taps][Cp]          w[t][o] = W[o, ky, kx, 0], t = kx * kh + ky (column-major)
  * Channels past O: bias 0, m0 0, sh 1, amin = amax = 0, weights 0.
  * amin/amax bound the accumulator so that eq. 5 never leaves int32 (see dwconv.c): any acc
  * beyond them requantizes to qmin/qmax anyway, so SIMD variants clamp acc first and then
  * keep only the low 32 bits of the 64-bit product. The scalar reference does not need them.
  *
  * A microkernel computes `pixels` output pixels of one row, all `channels` channels:
- *   out[p * out_stride + o] = requant(bias[o] + sum_t ind[p * taps + t][o] * w[t][o])
+ *   out[p * out_stride + o] = requant(bias[o] + sum_t ind[p * step + t][o] * w[t][o])
  * ind holds input pixel pointers (or the pad row, Cp bytes of pad_value); it may read
- * only the first `channels` bytes behind an input pixel pointer. */
+ * only the first `channels` bytes behind an input pixel pointer. With taps in column-major
+ * order, neighbouring output pixels share input columns: step = kh * stride_w lets one
+ * list of kh pointers per input column serve the whole row (step = taps otherwise). */
 #ifndef QE_DWCONV_H
 #define QE_DWCONV_H
 
@@ -25,7 +27,7 @@ typedef struct {
 } qe_dwconv_params;
 
 typedef void (*qe_dwconv_ukernel_fn)(size_t channels, size_t pixels, size_t taps,
-                                     const int8_t* const* ind, const void* packed,
+                                     size_t step, const int8_t* const* ind, const void* packed,
                                      size_t cpad, int8_t* out, size_t out_stride,
                                      const qe_dwconv_params* p);
 

@@ -62,7 +62,7 @@ static inline void store(int8_t* out, __m512i r0, __m512i r1, __m256i lo, __m256
 }
 
 static inline __attribute__((always_inline)) void dw_rows(
-    size_t channels, size_t pixels, const size_t taps, const int8_t* const* ind,
+    size_t channels, size_t pixels, const size_t taps, size_t step, const int8_t* const* ind,
     const void* packed, size_t cpad, int8_t* out, size_t out_stride, const qe_dwconv_params* p) {
   const size_t pairs = (taps + 1) / 2;
   const int8_t* w = (const int8_t*)((const int32_t*)packed + 5 * cpad);
@@ -83,7 +83,7 @@ static inline __attribute__((always_inline)) void dw_rows(
     rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
     rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
     for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * taps;
+      const int8_t* const* ip = ind + px * step;
       __m512i acc0 = q0.bias, acc1 = q1.bias;
       for (size_t q = 0; q < pairs; q++) {
         const __m512i xa = load_x(ip[2 * q] + c0, m);
@@ -97,11 +97,11 @@ static inline __attribute__((always_inline)) void dw_rows(
   }
 }
 
-static void dw_any(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
   if (taps <= 2 * MAX_PAIRS) {
-    dw_rows(channels, pixels, taps, ind, packed, cpad, out, out_stride, p);
+    dw_rows(channels, pixels, taps, step, ind, packed, cpad, out, out_stride, p);
     return;
   }
   const int8_t* w = (const int8_t*)((const int32_t*)packed + 5 * cpad);
@@ -114,7 +114,7 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, const int8_t* co
     rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
     rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
     for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * taps;
+      const int8_t* const* ip = ind + px * step;
       __m512i acc0 = q0.bias, acc1 = q1.bias;
       for (size_t t = 0; t < taps; t += 2) {
         const int two = t + 1 < taps;
@@ -133,16 +133,16 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, const int8_t* co
   }
 }
 
-static void dw_3x3(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_3x3(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
-  dw_rows(channels, pixels, 9, ind, packed, cpad, out, out_stride, p);
+  dw_rows(channels, pixels, 9, step, ind, packed, cpad, out, out_stride, p);
 }
 
-static void dw_5x5(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_5x5(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
-  dw_rows(channels, pixels, 25, ind, packed, cpad, out, out_stride, p);
+  dw_rows(channels, pixels, 25, step, ind, packed, cpad, out, out_stride, p);
 }
 
 const qe_dwconv_kernel qe_dwconv_kernels__avx512vnni[] = {

@@ -45,7 +45,7 @@ static inline int32x4_t requant(int32x4_t acc, const rq4* q, int32x4_t zo) {
 }
 
 static inline __attribute__((always_inline)) void dw_rows(
-    size_t channels, size_t pixels, const size_t taps, const int8_t* const* ind,
+    size_t channels, size_t pixels, const size_t taps, size_t step, const int8_t* const* ind,
     const void* packed, size_t cpad, int8_t* out, size_t out_stride, const qe_dwconv_params* p) {
   const int32_t* pk = (const int32_t*)packed;
   const int8_t* w = (const int8_t*)(pk + 5 * cpad);
@@ -57,7 +57,7 @@ static inline __attribute__((always_inline)) void dw_rows(
     for (int i = 0; i < 4; i++) rq_setup(&q[i], pk, cpad, c0 + 4 * i);
     const int8_t* wc = w + c0;
     for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * taps;
+      const int8_t* const* ip = ind + px * step;
       int32x4_t a0 = q[0].bias, a1 = q[1].bias, a2 = q[2].bias, a3 = q[3].bias;
       size_t t = 0;
       for (; t + 2 <= taps; t += 2) {
@@ -99,22 +99,22 @@ static inline __attribute__((always_inline)) void dw_rows(
   }
 }
 
-static void dw_any(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
-  dw_rows(channels, pixels, taps, ind, packed, cpad, out, out_stride, p);
+  dw_rows(channels, pixels, taps, step, ind, packed, cpad, out, out_stride, p);
 }
 
-static void dw_3x3(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_3x3(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
-  dw_rows(channels, pixels, 9, ind, packed, cpad, out, out_stride, p);
+  dw_rows(channels, pixels, 9, step, ind, packed, cpad, out, out_stride, p);
 }
 
-static void dw_5x5(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void dw_5x5(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
-  dw_rows(channels, pixels, 25, ind, packed, cpad, out, out_stride, p);
+  dw_rows(channels, pixels, 25, step, ind, packed, cpad, out, out_stride, p);
 }
 
 const qe_dwconv_kernel qe_dwconv_kernels__neon[] = {

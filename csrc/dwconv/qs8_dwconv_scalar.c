@@ -2,7 +2,7 @@
  * eq. 3 (int32 accumulation, wrapping) and eq. 5 (requantization). */
 #include "dwconv/dwconv.h"
 
-static void ukernel(size_t channels, size_t pixels, size_t taps, const int8_t* const* ind,
+static void ukernel(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
                     const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                     const qe_dwconv_params* p) {
   const int32_t* bias = (const int32_t*)packed;
@@ -10,7 +10,7 @@ static void ukernel(size_t channels, size_t pixels, size_t taps, const int8_t* c
   const int32_t* sh = m0 + cpad;
   const int8_t* w = (const int8_t*)(bias + 5 * cpad);
   for (size_t px = 0; px < pixels; px++) {
-    const int8_t* const* ip = ind + px * taps;
+    const int8_t* const* ip = ind + px * step;
     for (size_t c = 0; c < channels; c++) {
       int32_t acc = bias[c];
       for (size_t t = 0; t < taps; t++)
