@@ -117,7 +117,8 @@ static inline __attribute__((always_inline)) void dw_rows(
 }
 
 /* Any tap count: weights are widened and interleaved inside the pixel loop. */
-static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
+static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step,
+                   const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
   if (taps <= 2 * MAX_PAIRS) {
@@ -149,13 +150,15 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step, con
   }
 }
 
-static void dw_3x3(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
+static void dw_3x3(size_t channels, size_t pixels, size_t taps, size_t step,
+                   const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
   dw_rows(channels, pixels, 9, step, ind, packed, cpad, out, out_stride, p);
 }
 
-static void dw_5x5(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
+static void dw_5x5(size_t channels, size_t pixels, size_t taps, size_t step,
+                   const int8_t* const* ind,
                    const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                    const qe_dwconv_params* p) {
   dw_rows(channels, pixels, 25, step, ind, packed, cpad, out, out_stride, p);

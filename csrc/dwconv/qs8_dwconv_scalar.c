@@ -2,7 +2,8 @@
  * eq. 3 (int32 accumulation, wrapping) and eq. 5 (requantization). */
 #include "dwconv/dwconv.h"
 
-static void ukernel(size_t channels, size_t pixels, size_t taps, size_t step, const int8_t* const* ind,
+static void ukernel(size_t channels, size_t pixels, size_t taps, size_t step,
+                    const int8_t* const* ind,
                     const void* packed, size_t cpad, int8_t* out, size_t out_stride,
                     const qe_dwconv_params* p) {
   const int32_t* bias = (const int32_t*)packed;

@@ -9,9 +9,10 @@ static void scalar_ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, siz
   qe_gemm_kernel__scalar.ukernel(mr, nc, kp, a, a_stride, w, c, c_stride, p);
 }
 
-#define QE_GEMM_FALLBACK(variant, isa)                                                  \
-  __attribute__((weak)) const qe_gemm_kernel qe_gemm_kernel__##variant = {             \
-      "qe_qs8_gemm_minmax_4x4c1__scalar", isa, 4, 4, 1, 0, scalar_ukernel}
+#define QE_GEMM_FALLBACK(variant, isa_id)                                     \
+  __attribute__((weak)) const qe_gemm_kernel qe_gemm_kernel__##variant = {    \
+      .name = "qe_qs8_gemm_minmax_4x4c1__scalar", .isa = isa_id, .mr = 4,     \
+      .nr = 4, .kr = 1, .a_xor = 0, .ukernel = scalar_ukernel}
 
 QE_GEMM_FALLBACK(avx2, QE_ISA_AVX2);
 QE_GEMM_FALLBACK(avx512vnni, QE_ISA_AVX512VNNI);
