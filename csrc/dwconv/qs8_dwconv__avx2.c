@@ -81,6 +81,27 @@ static inline void store(int8_t* out, __m256i r0, __m256i r1, __m128i lo, __m128
   }
 }
 
+/* One channel block over the row's pixels. Called with nc == CB as a literal for full
+ * blocks, so the tail handling of load_x/store folds away there. */
+static inline __attribute__((always_inline)) void dw_pixels(
+    size_t c0, size_t nc, size_t pixels, const size_t taps, size_t step,
+    const int8_t* const* ind, const __m256i* wl, const __m256i* wh, const rq8* q0,
+    const rq8* q1, int8_t* out, size_t out_stride, __m128i lo, __m128i hi) {
+  const size_t pairs = (taps + 1) / 2;
+  for (size_t px = 0; px < pixels; px++) {
+    const int8_t* const* ip = ind + px * step;
+    __m256i acc0 = q0->bias, acc1 = q1->bias;
+    for (size_t q = 0; q < pairs; q++) {
+      const __m256i xa = load_x(ip[2 * q] + c0, nc);
+      /* odd tap count: the last pair's partner weight is 0, any input will do */
+      const __m256i xb = 2 * q + 1 < taps ? load_x(ip[2 * q + 1] + c0, nc) : xa;
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), wl[q]));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), wh[q]));
+    }
+    store(out + px * out_stride + c0, requant(acc0, q0), requant(acc1, q1), lo, hi, nc);
+  }
+}
+
 /* taps <= 2 * MAX_PAIRS; a constant `taps` (9, 25) lets the compiler unroll everything. */
 static inline __attribute__((always_inline)) void dw_rows(
     size_t channels, size_t pixels, const size_t taps, size_t step, const int8_t* const* ind,
@@ -101,18 +122,10 @@ static inline __attribute__((always_inline)) void dw_rows(
     rq8 q0, q1;
     rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0, p->zo);
     rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1, p->zo);
-    for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * step;
-      __m256i acc0 = q0.bias, acc1 = q1.bias;
-      for (size_t q = 0; q < pairs; q++) {
-        const __m256i xa = load_x(ip[2 * q] + c0, nc);
-        /* odd tap count: the last pair's partner weight is 0, any input will do */
-        const __m256i xb = 2 * q + 1 < taps ? load_x(ip[2 * q + 1] + c0, nc) : xa;
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), wl[q]));
-        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), wh[q]));
-      }
-      store(out + px * out_stride + c0, requant(acc0, &q0), requant(acc1, &q1), lo, hi, nc);
-    }
+    if (nc == CB)
+      dw_pixels(c0, CB, pixels, taps, step, ind, wl, wh, &q0, &q1, out, out_stride, lo, hi);
+    else
+      dw_pixels(c0, nc, pixels, taps, step, ind, wl, wh, &q0, &q1, out, out_stride, lo, hi);
   }
 }
 

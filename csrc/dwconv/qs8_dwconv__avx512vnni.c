@@ -14,7 +14,8 @@
 #define CB 32
 #define MAX_PAIRS 13
 
-static inline __m512i load_x(const int8_t* p, __mmask32 m) {
+static inline __m512i load_x(const int8_t* p, size_t nc, __mmask32 m) {
+  if (nc == CB) return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)p));
   return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
 }
 
@@ -55,10 +56,34 @@ static inline __m512i requant(__m512i acc, const rq16* q, __m512i zo) {
 }
 
 static inline void store(int8_t* out, __m512i r0, __m512i r1, __m256i lo, __m256i hi,
-                         __mmask32 m) {
+                         size_t nc, __mmask32 m) {
   __m256i r8 = _mm512_cvtsepi16_epi8(_mm512_packs_epi32(r0, r1));
   r8 = _mm256_min_epi8(_mm256_max_epi8(r8, lo), hi);
-  _mm256_mask_storeu_epi8(out, m, r8);
+  if (nc == CB)
+    _mm256_storeu_si256((__m256i*)out, r8);
+  else
+    _mm256_mask_storeu_epi8(out, m, r8);
+}
+
+/* One channel block over the row's pixels; nc == CB is passed as a literal for full
+ * blocks, so they use plain loads and stores. */
+static inline __attribute__((always_inline)) void dw_pixels(
+    size_t c0, size_t nc, __mmask32 m, size_t pixels, const size_t taps, size_t step,
+    const int8_t* const* ind, const __m512i* wl, const __m512i* wh, const rq16* q0,
+    const rq16* q1, __m512i zo, int8_t* out, size_t out_stride, __m256i lo, __m256i hi) {
+  const size_t pairs = (taps + 1) / 2;
+  for (size_t px = 0; px < pixels; px++) {
+    const int8_t* const* ip = ind + px * step;
+    __m512i acc0 = q0->bias, acc1 = q1->bias;
+    for (size_t q = 0; q < pairs; q++) {
+      const __m512i xa = load_x(ip[2 * q] + c0, nc, m);
+      const __m512i xb = 2 * q + 1 < taps ? load_x(ip[2 * q + 1] + c0, nc, m) : xa;
+      acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(xa, xb), wl[q]);
+      acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(xa, xb), wh[q]);
+    }
+    store(out + px * out_stride + c0, requant(acc0, q0, zo), requant(acc1, q1, zo), lo, hi,
+          nc, m);
+  }
 }
 
 static inline __attribute__((always_inline)) void dw_rows(
@@ -73,8 +98,8 @@ static inline __attribute__((always_inline)) void dw_rows(
     const __mmask32 m = nc == CB ? ~(__mmask32)0 : (((__mmask32)1 << nc) - 1);
     __m512i wl[MAX_PAIRS], wh[MAX_PAIRS];
     for (size_t q = 0; q < pairs; q++) {
-      const __m512i wa = load_x(w + 2 * q * cpad + c0, ~(__mmask32)0);
-      const __m512i wb = 2 * q + 1 < taps ? load_x(w + (2 * q + 1) * cpad + c0, ~(__mmask32)0)
+      const __m512i wa = load_x(w + 2 * q * cpad + c0, CB, m);
+      const __m512i wb = 2 * q + 1 < taps ? load_x(w + (2 * q + 1) * cpad + c0, CB, m)
                                           : _mm512_setzero_si512();
       wl[q] = _mm512_unpacklo_epi16(wa, wb);
       wh[q] = _mm512_unpackhi_epi16(wa, wb);
@@ -82,18 +107,12 @@ static inline __attribute__((always_inline)) void dw_rows(
     rq16 q0, q1;
     rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
     rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
-    for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * step;
-      __m512i acc0 = q0.bias, acc1 = q1.bias;
-      for (size_t q = 0; q < pairs; q++) {
-        const __m512i xa = load_x(ip[2 * q] + c0, m);
-        const __m512i xb = 2 * q + 1 < taps ? load_x(ip[2 * q + 1] + c0, m) : xa;
-        acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(xa, xb), wl[q]);
-        acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(xa, xb), wh[q]);
-      }
-      store(out + px * out_stride + c0, requant(acc0, &q0, zo), requant(acc1, &q1, zo), lo,
-            hi, m);
-    }
+    if (nc == CB)
+      dw_pixels(c0, CB, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
+                lo, hi);
+    else
+      dw_pixels(c0, nc, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
+                lo, hi);
   }
 }
 
@@ -119,9 +138,10 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step,
       __m512i acc0 = q0.bias, acc1 = q1.bias;
       for (size_t t = 0; t < taps; t += 2) {
         const int two = t + 1 < taps;
-        const __m512i xa = load_x(ip[t] + c0, m), xb = two ? load_x(ip[t + 1] + c0, m) : xa;
-        const __m512i wa = load_x(w + t * cpad + c0, ~(__mmask32)0);
-        const __m512i wb = two ? load_x(w + (t + 1) * cpad + c0, ~(__mmask32)0)
+        const __m512i xa = load_x(ip[t] + c0, nc, m);
+        const __m512i xb = two ? load_x(ip[t + 1] + c0, nc, m) : xa;
+        const __m512i wa = load_x(w + t * cpad + c0, CB, m);
+        const __m512i wb = two ? load_x(w + (t + 1) * cpad + c0, CB, m)
                                : _mm512_setzero_si512();
         acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(xa, xb),
                                    _mm512_unpacklo_epi16(wa, wb));
@@ -129,7 +149,7 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step,
                                    _mm512_unpackhi_epi16(wa, wb));
       }
       store(out + px * out_stride + c0, requant(acc0, &q0, zo), requant(acc1, &q1, zo), lo,
-            hi, m);
+            hi, nc, m);
     }
   }
 }

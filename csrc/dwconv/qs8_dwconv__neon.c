@@ -44,6 +44,54 @@ static inline int32x4_t requant(int32x4_t acc, const rq4* q, int32x4_t zo) {
   return vaddq_s32(vcombine_s32(vmovn_s64(lo), vmovn_s64(hi)), zo);
 }
 
+/* One channel block over the row's pixels; nc == CB is passed as a literal for full
+ * blocks, so the tail copies fold away there. */
+static inline __attribute__((always_inline)) void dw_pixels(
+    size_t c0, size_t nc, size_t pixels, const size_t taps, size_t step,
+    const int8_t* const* ind, const int8_t* wc, size_t cpad, const rq4* q, int32x4_t zo,
+    int8_t* out, size_t out_stride, int8x16_t lo, int8x16_t hi) {
+  for (size_t px = 0; px < pixels; px++) {
+    const int8_t* const* ip = ind + px * step;
+    int32x4_t a0 = q[0].bias, a1 = q[1].bias, a2 = q[2].bias, a3 = q[3].bias;
+    size_t t = 0;
+    for (; t + 2 <= taps; t += 2) {
+      const int8x16_t xa = load_x(ip[t] + c0, nc), xb = load_x(ip[t + 1] + c0, nc);
+      const int8x16_t wa = vld1q_s8(wc + t * cpad), wb = vld1q_s8(wc + (t + 1) * cpad);
+      int16x8_t pl = vmull_s8(vget_low_s8(xa), vget_low_s8(wa));
+      int16x8_t ph = vmull_s8(vget_high_s8(xa), vget_high_s8(wa));
+      pl = vmlal_s8(pl, vget_low_s8(xb), vget_low_s8(wb));
+      ph = vmlal_s8(ph, vget_high_s8(xb), vget_high_s8(wb));
+      a0 = vaddw_s16(a0, vget_low_s16(pl));
+      a1 = vaddw_s16(a1, vget_high_s16(pl));
+      a2 = vaddw_s16(a2, vget_low_s16(ph));
+      a3 = vaddw_s16(a3, vget_high_s16(ph));
+    }
+    if (t < taps) {
+      const int8x16_t xa = load_x(ip[t] + c0, nc), wa = vld1q_s8(wc + t * cpad);
+      const int16x8_t pl = vmull_s8(vget_low_s8(xa), vget_low_s8(wa));
+      const int16x8_t ph = vmull_s8(vget_high_s8(xa), vget_high_s8(wa));
+      a0 = vaddw_s16(a0, vget_low_s16(pl));
+      a1 = vaddw_s16(a1, vget_high_s16(pl));
+      a2 = vaddw_s16(a2, vget_low_s16(ph));
+      a3 = vaddw_s16(a3, vget_high_s16(ph));
+    }
+    const int16x8_t s0 = vcombine_s16(vqmovn_s32(requant(a0, &q[0], zo)),
+                                      vqmovn_s32(requant(a1, &q[1], zo)));
+    const int16x8_t s1 = vcombine_s16(vqmovn_s32(requant(a2, &q[2], zo)),
+                                      vqmovn_s32(requant(a3, &q[3], zo)));
+    int8x16_t r = vcombine_s8(vqmovn_s16(s0), vqmovn_s16(s1));
+    r = vminq_s8(vmaxq_s8(r, lo), hi);
+    int8_t* o = out + px * out_stride + c0;
+    if (nc == CB) {
+      vst1q_s8(o, r);
+    } else {
+      int8_t tmp[CB];
+      vst1q_s8(tmp, r);
+      memcpy(o, tmp, nc);
+    }
+  }
+}
+
 static inline __attribute__((always_inline)) void dw_rows(
     size_t channels, size_t pixels, const size_t taps, size_t step, const int8_t* const* ind,
     const void* packed, size_t cpad, int8_t* out, size_t out_stride, const qe_dwconv_params* p) {
@@ -55,47 +103,10 @@ static inline __attribute__((always_inline)) void dw_rows(
     const size_t nc = QE_MIN((size_t)CB, channels - c0);
     rq4 q[4];
     for (int i = 0; i < 4; i++) rq_setup(&q[i], pk, cpad, c0 + 4 * i);
-    const int8_t* wc = w + c0;
-    for (size_t px = 0; px < pixels; px++) {
-      const int8_t* const* ip = ind + px * step;
-      int32x4_t a0 = q[0].bias, a1 = q[1].bias, a2 = q[2].bias, a3 = q[3].bias;
-      size_t t = 0;
-      for (; t + 2 <= taps; t += 2) {
-        const int8x16_t xa = load_x(ip[t] + c0, nc), xb = load_x(ip[t + 1] + c0, nc);
-        const int8x16_t wa = vld1q_s8(wc + t * cpad), wb = vld1q_s8(wc + (t + 1) * cpad);
-        int16x8_t pl = vmull_s8(vget_low_s8(xa), vget_low_s8(wa));
-        int16x8_t ph = vmull_s8(vget_high_s8(xa), vget_high_s8(wa));
-        pl = vmlal_s8(pl, vget_low_s8(xb), vget_low_s8(wb));
-        ph = vmlal_s8(ph, vget_high_s8(xb), vget_high_s8(wb));
-        a0 = vaddw_s16(a0, vget_low_s16(pl));
-        a1 = vaddw_s16(a1, vget_high_s16(pl));
-        a2 = vaddw_s16(a2, vget_low_s16(ph));
-        a3 = vaddw_s16(a3, vget_high_s16(ph));
-      }
-      if (t < taps) {
-        const int8x16_t xa = load_x(ip[t] + c0, nc), wa = vld1q_s8(wc + t * cpad);
-        const int16x8_t pl = vmull_s8(vget_low_s8(xa), vget_low_s8(wa));
-        const int16x8_t ph = vmull_s8(vget_high_s8(xa), vget_high_s8(wa));
-        a0 = vaddw_s16(a0, vget_low_s16(pl));
-        a1 = vaddw_s16(a1, vget_high_s16(pl));
-        a2 = vaddw_s16(a2, vget_low_s16(ph));
-        a3 = vaddw_s16(a3, vget_high_s16(ph));
-      }
-      const int16x8_t s0 = vcombine_s16(vqmovn_s32(requant(a0, &q[0], zo)),
-                                        vqmovn_s32(requant(a1, &q[1], zo)));
-      const int16x8_t s1 = vcombine_s16(vqmovn_s32(requant(a2, &q[2], zo)),
-                                        vqmovn_s32(requant(a3, &q[3], zo)));
-      int8x16_t r = vcombine_s8(vqmovn_s16(s0), vqmovn_s16(s1));
-      r = vminq_s8(vmaxq_s8(r, lo), hi);
-      int8_t* o = out + px * out_stride + c0;
-      if (nc == CB) {
-        vst1q_s8(o, r);
-      } else {
-        int8_t tmp[CB];
-        vst1q_s8(tmp, r);
-        memcpy(o, tmp, nc);
-      }
-    }
+    if (nc == CB)
+      dw_pixels(c0, CB, pixels, taps, step, ind, w + c0, cpad, q, zo, out, out_stride, lo, hi);
+    else
+      dw_pixels(c0, nc, pixels, taps, step, ind, w + c0, cpad, q, zo, out, out_stride, lo, hi);
   }
 }
 
