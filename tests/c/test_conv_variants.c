@@ -43,9 +43,10 @@ int main(void) {
     cv.dilation_h = cv.dilation_w = it % 7 == 0 ? 2 : 1;
     cv.pad_top = (size_t)rnd(0, 2), cv.pad_left = (size_t)rnd(0, 2);
     cv.pad_bottom = (size_t)rnd(0, 2), cv.pad_right = (size_t)rnd(0, 2);
-    cv.c = (size_t)rnd(2, 70);
-    cv.groups = dw ? cv.c : 1;
-    cv.o = dw ? cv.c * (size_t)(it % 5 == 0 ? 2 : 1) : (size_t)rnd(1, 20);
+    const size_t g = it % 4 == 2 ? (size_t)rnd(2, 4) : 1; /* grouped, not depthwise */
+    cv.c = dw ? (size_t)rnd(2, 70) : g * (size_t)rnd(1, 20);
+    cv.groups = dw ? cv.c : g;
+    cv.o = dw ? cv.c * (size_t)(it % 5 == 0 ? 2 : 1) : g * (size_t)rnd(1, 12);
     cv.pad_value = rnd(-128, 127);
     const size_t n = (size_t)rnd(1, 2);
     const size_t h = (cv.kh - 1) * cv.dilation_h + (size_t)rnd(1, 9);
@@ -82,7 +83,8 @@ int main(void) {
   }
   printf("conv variants: %d comparisons, %d mismatches (supported:", cases, failures);
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
-    if (qe_isa_supported(isa)) printf(" %s", qe_isa_name(isa));
+    if (qe_isa_supported(isa))
+      printf(" %s [%s]", qe_isa_name(isa), qe_gemm_kernel_name(qe_gemm_kernel_for(isa)));
   printf(")\n");
   return failures != 0 || cases == 0;
 }

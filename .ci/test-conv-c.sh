@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Runs tests/c/test_conv_variants.c (every variant == scalar, bit for bit) for aarch64
-# (NEON, and neondot which reuses it) and armv7 NEON under qemu user mode, statically linked.
+# Runs tests/c/test_conv_variants.c (every variant == scalar, bit for bit):
+#  - natively on x86 with ASan + UBSan, the AVX2 / AVX-512 dwconv kernels and test-only GEMM
+#    kernels of unusual tiles (tests/c/fake_gemm_tiles.c: KR 4 with XOR 0x80, KR 8) so
+#    the im2col path's packed-activation rows are checked before real SIMD GEMMs exist;
+#  - for aarch64 (NEON, and neondot which reuses it) and armv7 NEON under qemu user mode,
+#    statically linked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -22,6 +26,18 @@ build() {  # build NAME CC BASEFLAGS "VARIANT:FLAGS ..."
   "$cc" "${common[@]}" "${defs[@]}" $base $portable tests/c/test_conv_variants.c "${objs[@]}" \
     -o "$out/$name/test"
 }
+
+if [ "$(uname -m)" = x86_64 ]; then
+  san=(-fsanitize=address,undefined -fno-sanitize-recover=all -g)
+  x86=(-std=c11 -O1 -Wall -Wextra -Wno-unused-parameter -Werror -pthread -Icsrc/include -Icsrc
+       -DQE_HAVE_AVX2=1 -DQE_HAVE_AVX512VNNI=1 "${san[@]}")
+  gcc "${x86[@]}" -mavx2 -mfma -mbmi2 -c csrc/dwconv/qs8_dwconv__avx2.c -o "$out/avx2.o"
+  gcc "${x86[@]}" -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni \
+    -c csrc/dwconv/qs8_dwconv__avx512vnni.c -o "$out/avx512.o"
+  gcc "${x86[@]}" $portable tests/c/test_conv_variants.c tests/c/fake_gemm_tiles.c \
+    "$out/avx2.o" "$out/avx512.o" -o "$out/x86"
+  "$out/x86"
+fi
 
 build aarch64 aarch64-linux-gnu-gcc "" "neon:-march=armv8-a neondot:-march=armv8.2-a+dotprod"
 qemu-aarch64-static -cpu max -L /usr/aarch64-linux-gnu "$out/aarch64/test"
