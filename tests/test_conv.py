@@ -74,7 +74,8 @@ def test_shapes(isa, rng, shape):
 
 
 @pytest.mark.parametrize("shape", DW, ids=str)
-def test_depthwise(isa, rng, shape):
+def test_depthwise(isa, rng, monkeypatch, shape):
+    monkeypatch.delenv("QENGINE_CONV_GENERIC", raising=False)
     n, h, w, c, mult, k, s, p, d = shape
     case, args = _case(rng, n, h, w, c, c * mult, k, k, c, (s, s), p, (d, d))
     assert K.pack_conv2d(*case[1:], **args).path == "depthwise"
@@ -138,7 +139,8 @@ def test_threads_identical(isa, rng, threads):
         assert_same(many, one, threads=threads, shape=shape)
 
 
-def test_packed_run_matches(rng):
+def test_packed_run_matches(rng, monkeypatch):
+    monkeypatch.delenv("QENGINE_CONV_GENERIC", raising=False)
     case, args = _case(rng, 1, 10, 10, 24, 24, 3, 3, 24, (2, 2), (0, 0, 1, 1))
     packed = K.pack_conv2d(*case[1:], **args)
     assert packed.kernel_name.startswith("qe_qs8_dwconv")
