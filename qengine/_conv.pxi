@@ -59,6 +59,8 @@ cdef class PackedConv2d:
                              f"C={self.conv.c}")
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t n = x.shape[0], h = x.shape[1], w = x.shape[2], ho, wo
+        if h == 0 or w == 0:
+            raise ValueError(f"x must be NHWC with H, W >= 1, got shape {tuple(x.shape)}")
         qe_conv2d_out_size(&self.conv, h, w, &ho, &wo)
         if ho == 0 or wo == 0:
             raise ValueError(f"output size would be {ho}x{wo}: the padded {h}x{w} input is "

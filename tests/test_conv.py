@@ -193,3 +193,8 @@ def test_packed_run_bad_input(rng):
         packed.run(np.zeros((1, 6, 6, 5), np.int8), 0, -128, 127, 1)
     with pytest.raises(ValueError, match="output size"):
         packed.run(np.zeros((1, 2, 6, 4), np.int8), 0, -128, 127, 1)
+    with pytest.raises(ValueError, match="H, W"):
+        packed.run(np.zeros((1, 0, 6, 4), np.int8), 0, -128, 127, 1)
+    with pytest.raises(ValueError):
+        packed.run(np.zeros((1, 6, 6, 4), np.float32), 0, -128, 127, 1)
+    assert packed.run(np.zeros((0, 6, 6, 4), np.int8), 0, -128, 127, 1).shape == (0, 4, 4, 4)
