@@ -6,7 +6,9 @@
  * (eq. 3). Accumulator channel order is {0-3, 8-11, 16-19, 24-27} / {4-7, ...}; parameters
  * are permuted to match once per block and row, vpackssdw restores natural order, vpmovswb
  * narrows. Requantization is eq. 5 directly: vpmuldq on even and odd lanes, vpsravq, on an
- * accumulator clamped to [amin, amax] (dwconv.h). Channel tails use masked loads/stores. */
+ * accumulator clamped to [amin, amax] (dwconv.h). Channel tails use masked loads/stores;
+ * a last block of <= 16 channels runs the same code on 256-bit vectors (AVX-512 VL), so
+ * e.g. 144 channels cost 4.5 blocks, not 5. */
 #include <immintrin.h>
 
 #include "dwconv/dwconv.h"
@@ -86,6 +88,99 @@ static inline __attribute__((always_inline)) void dw_pixels(
   }
 }
 
+/* ---- 16-channel tail block on 256-bit vectors: order {0-3, 8-11} / {4-7, 12-15} ---- */
+typedef struct {
+  __m256i bias, amin, amax, m0e, m0o, rnde, rndo, she, sho;
+} rq8;
+
+static inline __m256i load_x16(const int8_t* p, size_t nc, __mmask16 m) {
+  if (nc == 16) return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)p));
+  return _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(m, p));
+}
+
+static inline __m256i perm8(const int32_t* p, int half) {
+  const __m256i a = _mm256_loadu_si256((const __m256i*)p);
+  const __m256i b = _mm256_loadu_si256((const __m256i*)(p + 8));
+  return half ? _mm256_permute2x128_si256(a, b, 0x31) : _mm256_permute2x128_si256(a, b, 0x20);
+}
+
+static inline void rq8_setup(rq8* q, const int32_t* packed, size_t cpad, size_t c0, int half) {
+  const int32_t* bias = packed + c0;
+  q->bias = perm8(bias, half);
+  const __m256i m0 = perm8(bias + cpad, half), sh = perm8(bias + 2 * cpad, half);
+  q->amin = perm8(bias + 3 * cpad, half);
+  q->amax = perm8(bias + 4 * cpad, half);
+  q->m0e = m0;
+  q->m0o = _mm256_srli_epi64(m0, 32);
+  q->she = _mm256_and_si256(sh, _mm256_set1_epi64x(0xFFFFFFFF));
+  q->sho = _mm256_srli_epi64(sh, 32);
+  const __m256i one = _mm256_set1_epi64x(1);
+  q->rnde = _mm256_sllv_epi64(one, _mm256_sub_epi64(q->she, one));
+  q->rndo = _mm256_sllv_epi64(one, _mm256_sub_epi64(q->sho, one));
+}
+
+static inline __m256i requant8(__m256i acc, const rq8* q, __m256i zo) {
+  acc = _mm256_min_epi32(_mm256_max_epi32(acc, q->amin), q->amax);
+  __m256i pe = _mm256_mul_epi32(acc, q->m0e);
+  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->m0o);
+  pe = _mm256_srav_epi64(_mm256_add_epi64(pe, q->rnde), q->she); /* eq. 5 */
+  po = _mm256_srav_epi64(_mm256_add_epi64(po, q->rndo), q->sho);
+  const __m256i r = _mm256_mask_blend_epi32(0xAA, pe, _mm256_slli_epi64(po, 32));
+  return _mm256_add_epi32(r, zo);
+}
+
+static inline __attribute__((always_inline)) void dw_pixels16(
+    size_t c0, size_t nc, __mmask16 m, size_t pixels, const size_t taps, size_t step,
+    const int8_t* const* ind, const __m256i* wl, const __m256i* wh, const rq8* q0,
+    const rq8* q1, __m256i zo, int8_t* out, size_t out_stride, __m128i lo, __m128i hi) {
+  const size_t pairs = (taps + 1) / 2;
+  for (size_t px = 0; px < pixels; px++) {
+    const int8_t* const* ip = ind + px * step;
+    __m256i acc0 = q0->bias, acc1 = q1->bias;
+    for (size_t q = 0; q < pairs; q++) {
+      const __m256i xa = load_x16(ip[2 * q] + c0, nc, m);
+      const __m256i xb = 2 * q + 1 < taps ? load_x16(ip[2 * q + 1] + c0, nc, m) : xa;
+      acc0 = _mm256_dpwssd_epi32(acc0, _mm256_unpacklo_epi16(xa, xb), wl[q]);
+      acc1 = _mm256_dpwssd_epi32(acc1, _mm256_unpackhi_epi16(xa, xb), wh[q]);
+    }
+    const __m256i r16 = _mm256_packs_epi32(requant8(acc0, q0, zo), requant8(acc1, q1, zo));
+    __m128i r8 = _mm256_cvtsepi16_epi8(r16);
+    r8 = _mm_min_epi8(_mm_max_epi8(r8, lo), hi);
+    if (nc == 16)
+      _mm_storeu_si128((__m128i*)(out + px * out_stride + c0), r8);
+    else
+      _mm_mask_storeu_epi8(out + px * out_stride + c0, m, r8);
+  }
+}
+
+static inline __attribute__((always_inline)) void dw_block16(
+    size_t c0, size_t nc, size_t pixels, const size_t taps, size_t step,
+    const int8_t* const* ind, const void* packed, size_t cpad, int8_t* out,
+    size_t out_stride, const qe_dwconv_params* p) {
+  const size_t pairs = (taps + 1) / 2;
+  const int8_t* w = (const int8_t*)((const int32_t*)packed + 5 * cpad);
+  const __mmask16 m = nc == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1);
+  __m256i wl[MAX_PAIRS], wh[MAX_PAIRS];
+  for (size_t q = 0; q < pairs; q++) {
+    const __m256i wa = load_x16(w + 2 * q * cpad + c0, 16, m);
+    const __m256i wb = 2 * q + 1 < taps ? load_x16(w + (2 * q + 1) * cpad + c0, 16, m)
+                                        : _mm256_setzero_si256();
+    wl[q] = _mm256_unpacklo_epi16(wa, wb);
+    wh[q] = _mm256_unpackhi_epi16(wa, wb);
+  }
+  rq8 q0, q1;
+  rq8_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
+  rq8_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
+  const __m128i lo = _mm_set1_epi8((char)p->qmin), hi = _mm_set1_epi8((char)p->qmax);
+  const __m256i zo = _mm256_set1_epi32(p->zo);
+  if (nc == 16)
+    dw_pixels16(c0, 16, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride, lo,
+                hi);
+  else
+    dw_pixels16(c0, nc, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride, lo,
+                hi);
+}
+
 static inline __attribute__((always_inline)) void dw_rows(
     size_t channels, size_t pixels, const size_t taps, size_t step, const int8_t* const* ind,
     const void* packed, size_t cpad, int8_t* out, size_t out_stride, const qe_dwconv_params* p) {
@@ -95,6 +190,10 @@ static inline __attribute__((always_inline)) void dw_rows(
   const __m512i zo = _mm512_set1_epi32(p->zo);
   for (size_t c0 = 0; c0 < channels; c0 += CB) {
     const size_t nc = QE_MIN((size_t)CB, channels - c0);
+    if (nc <= 16) {
+      dw_block16(c0, nc, pixels, taps, step, ind, packed, cpad, out, out_stride, p);
+      break;
+    }
     const __mmask32 m = nc == CB ? ~(__mmask32)0 : (((__mmask32)1 << nc) - 1);
     __m512i wl[MAX_PAIRS], wh[MAX_PAIRS];
     for (size_t q = 0; q < pairs; q++) {
