@@ -22,3 +22,26 @@ def requantize(acc, m0, sh, zo, qmin, qmax):
 def qgemm(a, w, bias, m0, sh, zo, qmin=-128, qmax=127):
     acc = wrap_int32(a.astype(np.int64) @ w.astype(np.int64).T + np.asarray(bias, np.int64))
     return requantize(acc, m0, sh, zo, qmin, qmax).astype(np.int8), acc
+
+
+def qconv2d(x, w, bias, m0, sh, zo, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+            groups=1, pad_value=0, qmin=-128, qmax=127):
+    """NHWC x, OHWI w: pad with pad_value, sum every window in int64 (eq. 3), requantize."""
+    n, h, wd, c = x.shape
+    o, kh, kw, cg = w.shape
+    (sy, sx), (dy, dx), (pt, pl, pb, pr) = stride, dilation, padding
+    xp = np.full((n, h + pt + pb, wd + pl + pr, c), pad_value, np.int64)
+    xp[:, pt:pt + h, pl:pl + wd, :] = x
+    ho = (h + pt + pb - dy * (kh - 1) - 1) // sy + 1
+    wo = (wd + pl + pr - dx * (kw - 1) - 1) // sx + 1
+    og = o // groups
+    acc = np.zeros((n, ho, wo, o), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            win = xp[:, ky * dy: ky * dy + sy * (ho - 1) + 1: sy,
+                     kx * dx: kx * dx + sx * (wo - 1) + 1: sx, :]
+            for g in range(groups):
+                wg = w[g * og:(g + 1) * og, ky, kx, :].astype(np.int64)  # [og, cg]
+                acc[..., g * og:(g + 1) * og] += win[..., g * cg:(g + 1) * cg] @ wg.T
+    acc = wrap_int32(acc + np.asarray(bias, np.int64))
+    return requantize(acc, m0, sh, zo, qmin, qmax).astype(np.int8), acc

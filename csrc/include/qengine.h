@@ -65,6 +65,7 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
 
 #include "qengine_runtime.h"
 #include "qengine_ops.h"
+#include "qengine_conv.h"
 
 #ifdef __cplusplus
 }
