@@ -200,9 +200,14 @@ class FloatExecutor:
             env[name] = arr
         return env
 
-    def run(self, x, keep=()):
+    def run(self, x, keep=(), on_tensor=None):
+        """`on_tensor(name, array)`, if given, sees every graph input and node output
+        as it is computed (calibration uses this instead of keeping everything)."""
         g = self.g
         env = self._feeds(x)
+        if on_tensor is not None:
+            for name in g.inputs:
+                on_tensor(name, env[name])
         env.update(g.consts)
         keep_all = keep == "all"
         keep = set(g.outputs) | (set() if keep_all else set(keep))
@@ -210,6 +215,8 @@ class FloatExecutor:
         for idx, n in enumerate(g.nodes):
             y = run_node(n, [env[i] for i in n.inputs])
             env[n.outputs[0]] = y.astype(np.float32, copy=False)
+            if on_tensor is not None:
+                on_tensor(n.outputs[0], env[n.outputs[0]])
             if keep_all or n.outputs[0] in keep:
                 out[n.outputs[0]] = env[n.outputs[0]]
             for i in n.inputs:  # free what no later node reads
