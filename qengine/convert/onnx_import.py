@@ -48,10 +48,6 @@ def import_onnx(model, canonicalize=True):
     nodes = F.topo_sort(nodes, [vi.name for vi in inputs] + list(consts))
     nodes, consts, shapes = F.fold_constants(model, nodes, consts, inputs, opset)
 
-    bad = [f"{n.op_type} ({n.name or n.output[0]})" for n in nodes
-           if n.op_type not in SUPPORTED or n.domain not in ("", "ai.onnx")]
-    if bad:
-        raise UnsupportedOpError(f"{len(bad)} unsupported op(s): " + ", ".join(bad))
     t = _Translator(opset, consts, shapes)
     g = t.run(model, inputs, nodes)
     if canonicalize:
@@ -173,13 +169,26 @@ class _Translator:
                 self.shapes[vi.name] = s
                 self.define(vi.name, vi.name, "plain")
             in_layouts[vi.name] = self.layout[vi.name]
+        poisoned = set()  # outputs of unsupported nodes: their consumers are not blamed
         for n in nodes:
+            label = f"{n.op_type} ({n.name or n.output[0]})"
+            if n.op_type not in SUPPORTED or n.domain not in ("", "ai.onnx"):
+                self.problems.append(label if n.domain in ("", "ai.onnx")
+                                     else f"{n.domain}.{label}")
+                poisoned.update(n.output)
+                continue
+            if any(i in poisoned for i in n.input):
+                poisoned.update(n.output)
+                continue
             try:
                 getattr(self, "op_" + n.op_type)(n, F.attrs_of(n))
             except _Unsupported as exc:
-                self.problems.append(f"{n.op_type} ({n.name or n.output[0]}): {exc}")
+                self.problems.append(f"{label}: {exc}")
+                poisoned.update(n.output)
         outputs, out_layouts = [], {}
         for vi in model.graph.output:
+            if vi.name in poisoned:
+                continue
             try:
                 if vi.name in self.consts:
                     raise _Unsupported("graph output is a constant")
