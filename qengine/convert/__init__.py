@@ -12,5 +12,10 @@ from qengine.convert.ir import Graph, Node
 from qengine.convert.onnx_import import import_onnx
 from qengine.convert.executor import FloatExecutor
 from qengine.convert.passes import canonicalize
+from qengine.convert.calibrate import calibrate
+from qengine.convert.quantize import QGraph, QNode, QTensor, quantize_graph, quantize_multiplier
+from qengine.convert.simulate import simulate, compare
 
-__all__ = ["Graph", "Node", "import_onnx", "FloatExecutor", "canonicalize"]
+__all__ = ["Graph", "Node", "import_onnx", "FloatExecutor", "canonicalize", "calibrate",
+           "QGraph", "QNode", "QTensor", "quantize_graph", "quantize_multiplier",
+           "simulate", "compare"]

@@ -7,7 +7,7 @@
 arrays (samples or batches), an `.npy` / `.npz` path, or dicts {input name: array} for
 multi-input models.
 
-Methods (docs/QUANTIZATION.md, "Calibration"):
+Methods (docs/CONVERTER.md, "Calibration"):
   minmax      the observed min and max.
   percentile  the p-th and (100-p)-th percentiles of the observed values (p = 99.99).
   entropy     TensorRT's KL-divergence threshold on the |x| histogram: the clip T whose
