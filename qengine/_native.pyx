@@ -12,3 +12,4 @@ cnp.import_array()
 
 include "_isa.pxi"
 include "_gemm.pxi"
+include "_sparse.pxi"

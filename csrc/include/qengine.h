@@ -63,6 +63,8 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
                  int8_t* c, size_t c_stride, int32_t zo, int32_t qmin, int32_t qmax,
                  void* scratch, int num_threads);
 
+#include "qengine_sparse.h"
+
 #ifdef __cplusplus
 }
 #endif
