@@ -56,4 +56,4 @@ void qe_spmm_mv__scalar(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* 
 
 const qe_spmm_kernel qe_spmm_kernel__scalar = {
     {"qe_qs8_spmm_minmax_16x1__scalar", "qe_qs8_spmm_minmax_16x4__scalar"},
-    QE_ISA_SCALAR, T, mm, qe_spmm_mv__scalar};
+    QE_ISA_SCALAR, T, mm, qe_spmm_mv__scalar, qe_spmm_transpose__scalar};

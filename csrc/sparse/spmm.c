@@ -114,7 +114,20 @@ size_t qe_spmm_scratch_size(const void* packed, size_t m) {
 }
 
 /* ---- transpose A [M, K] int8 -> at [K][Mp] int16, one task per QE_SPMM_MP positions ---- */
+void qe_spmm_transpose__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
+                               size_t a_stride, int16_t* at, size_t at_stride) {
+  const size_t mc = QE_MIN((size_t)QE_SPMM_MP, m - m0);
+  for (size_t kk = 0; kk < k; kk++) {
+    int16_t* dst = at + kk * at_stride + m0;
+    const int8_t* src = a + m0 * a_stride + kk;
+    size_t i = 0;
+    for (; i < mc; i++) dst[i] = src[i * a_stride];
+    for (; i < QE_SPMM_MP; i++) dst[i] = 0;
+  }
+}
+
 typedef struct {
+  qe_spmm_transpose_fn fn;
   size_t m, k, mp;
   const int8_t* a;
   size_t a_stride;
@@ -123,18 +136,7 @@ typedef struct {
 
 static void transpose_task(void* ctx, size_t t) {
   const transpose_job* J = (const transpose_job*)ctx;
-  const size_t m0 = t * QE_SPMM_MP, mc = QE_MIN((size_t)QE_SPMM_MP, J->m - m0);
-  for (size_t k0 = 0; k0 < J->k; k0 += 64) {
-    const size_t kc = QE_MIN((size_t)64, J->k - k0);
-    /* a 32 x 64 block: rows read once, columns written as short contiguous runs */
-    for (size_t kk = 0; kk < kc; kk++) {
-      int16_t* dst = J->at + (k0 + kk) * J->mp + m0;
-      const int8_t* src = J->a + m0 * J->a_stride + k0 + kk;
-      size_t i = 0;
-      for (; i < mc; i++) dst[i] = src[i * J->a_stride];
-      for (; i < QE_SPMM_MP; i++) dst[i] = 0;
-    }
-  }
+  J->fn(t * QE_SPMM_MP, J->m, J->k, J->a, J->a_stride, J->at, J->mp);
 }
 
 /* ---- the two kinds of task ---------------------------------------------------------------- */
@@ -192,7 +194,7 @@ void qe_spmm_run(const qe_spmm_kernel* kern, const void* packed, size_t m, const
   int16_t* at = (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   J.mp = qe_round_up(m, QE_SPMM_MP);
   J.at = at;
-  transpose_job T = {m, J.W.k, J.mp, a, a_stride, at};
+  transpose_job T = {kern->transpose, m, J.W.k, J.mp, a, a_stride, at};
   qe_parallel_for(num_threads, J.mp / QE_SPMM_MP, transpose_task, &T);
   const size_t mblocks = qe_div_up(m, M_BLOCK);
   size_t chunks = 1;

@@ -49,12 +49,17 @@ typedef void (*qe_spmm_mm_fn)(const qe_spmm_w* W, size_t r0, size_t r1, const in
 typedef void (*qe_spmm_mv_fn)(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
                               int8_t* c, const qe_spmm_params* p);
 
+/* Positions [m0, m0 + QE_SPMM_MP) of A [M, K] into at (zero past M): one driver task. */
+typedef void (*qe_spmm_transpose_fn)(size_t m0, size_t m, size_t k, const int8_t* a,
+                                     size_t a_stride, int16_t* at, size_t at_stride);
+
 struct qe_spmm_kernel {
   const char* name[2]; /* for BR = 1 and BR = 4: file, test and profile name */
   int isa;
   uint32_t tile;       /* positions per mm tile */
   qe_spmm_mm_fn mm;
   qe_spmm_mv_fn mv;
+  qe_spmm_transpose_fn transpose;
 };
 
 extern const qe_spmm_kernel qe_spmm_kernel__scalar;
@@ -65,6 +70,9 @@ extern const qe_spmm_kernel qe_spmm_kernel__neon;
 /* The scalar matrix-vector kernel (M = 1); SIMD variants may reuse it. */
 void qe_spmm_mv__scalar(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
                         int8_t* c, const qe_spmm_params* p);
+
+void qe_spmm_transpose__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
+                               size_t a_stride, int16_t* at, size_t at_stride);
 
 /* Writes mt requantized results of one channel to positions m .. m+mt-1 of c. */
 static inline void qe_spmm_scatter(const int8_t* v, size_t mt, int8_t* c, size_t c_stride) {
