@@ -132,6 +132,35 @@ static void mm(const qe_spmm_w* W, size_t r0, size_t r1, const int16_t* at, size
     mm_br(W, 4, r0, r1, at, at_stride, mb, me, c, c_stride, p);
 }
 
+/* Matrix-vector, BR = 1: 8 nonzeros per step, activations gathered from a32 (spmm.h) and
+ * multiplied with vpmaddwd (the zero upper halves make it a plain 16 x 16 product). */
+static void mv(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a, const uint32_t* a32,
+               int8_t* c, const qe_spmm_params* p) {
+  if (W->br == 4) {
+    qe_spmm_mv4_x86(W, r0, r1, a, c, p);
+    return;
+  }
+  for (size_t r = r0; r < r1; r++) {
+    const size_t q0 = (size_t)W->pptr[r], cnt = 2 * ((size_t)W->pptr[r + 1] - q0);
+    const int32_t* ix = W->pidx + 2 * q0;
+    const int16_t* wv = W->pw + 2 * q0;
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 8 <= cnt; i += 8) {
+      const __m256i x = _mm256_i32gather_epi32((const int*)a32,
+                                               _mm256_loadu_si256((const __m256i*)(ix + i)), 4);
+      const __m256i w = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i*)(wv + i)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+    }
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    int32_t s = qe_wrap_add(_mm_cvtsi128_si32(s4), W->bias[r]);
+    for (; i < cnt; i++) s = qe_wrap_add(s, (int32_t)a[ix[i]] * wv[i]);
+    c[r] = (int8_t)qe_requant(s, W->m0[r], W->sh[r], p->zo, p->qmin, p->qmax);
+  }
+}
+
 static void transpose(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
                       int16_t* at, size_t at_stride) {
   qe_spmm_transpose_x86(m0, m, k, a, a_stride, at, at_stride);
@@ -139,4 +168,4 @@ static void transpose(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_s
 
 const qe_spmm_kernel qe_spmm_kernel__avx2 = {
     {"qe_qs8_spmm_minmax_16x1__avx2", "qe_qs8_spmm_minmax_16x4__avx2"},
-    QE_ISA_AVX2, T, mm, qe_spmm_mv__scalar, transpose};
+    QE_ISA_AVX2, T, mm, mv, transpose};

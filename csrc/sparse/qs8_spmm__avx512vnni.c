@@ -126,6 +126,31 @@ static void mm(const qe_spmm_w* W, size_t r0, size_t r1, const int16_t* at, size
     mm_br(W, 4, r0, r1, at, at_stride, mb, me, c, c_stride, p);
 }
 
+/* Matrix-vector, BR = 1: 16 nonzeros per step (masked tail), activations gathered from a32
+ * (spmm.h) and multiplied with vpmaddwd (zero upper halves: a plain 16 x 16 product). */
+static void mv(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a, const uint32_t* a32,
+               int8_t* c, const qe_spmm_params* p) {
+  if (W->br == 4) {
+    qe_spmm_mv4_x86(W, r0, r1, a, c, p);
+    return;
+  }
+  for (size_t r = r0; r < r1; r++) {
+    const size_t q0 = (size_t)W->pptr[r], cnt = 2 * ((size_t)W->pptr[r + 1] - q0);
+    const int32_t* ix = W->pidx + 2 * q0;
+    const int16_t* wv = W->pw + 2 * q0;
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = 0; i < cnt; i += 16) {
+      const __mmask16 mk = cnt - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cnt - i)) - 1);
+      const __m512i vi = _mm512_maskz_loadu_epi32(mk, ix + i);
+      const __m512i x = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mk, vi, a32, 4);
+      const __m512i w = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(mk, wv + i));
+      acc = _mm512_add_epi32(acc, _mm512_madd_epi16(x, w));
+    }
+    const int32_t s = qe_wrap_add(_mm512_reduce_add_epi32(acc), W->bias[r]);
+    c[r] = (int8_t)qe_requant(s, W->m0[r], W->sh[r], p->zo, p->qmin, p->qmax);
+  }
+}
+
 static void transpose(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
                       int16_t* at, size_t at_stride) {
   qe_spmm_transpose_x86(m0, m, k, a, a_stride, at, at_stride);
@@ -133,4 +158,4 @@ static void transpose(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_s
 
 const qe_spmm_kernel qe_spmm_kernel__avx512vnni = {
     {"qe_qs8_spmm_minmax_32x1__avx512vnni", "qe_qs8_spmm_minmax_32x4__avx512vnni"},
-    QE_ISA_AVX512VNNI, T, mm, qe_spmm_mv__scalar, transpose};
+    QE_ISA_AVX512VNNI, T, mm, mv, transpose};

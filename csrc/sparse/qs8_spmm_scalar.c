@@ -35,8 +35,8 @@ static void mm(const qe_spmm_w* W, size_t r0, size_t r1, const int16_t* at, size
   }
 }
 
-void qe_spmm_mv__scalar(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a, int8_t* c,
-                        const qe_spmm_params* p) {
+void qe_spmm_mv__scalar(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
+                        const uint32_t* a32, int8_t* c, const qe_spmm_params* p) {
   const size_t br = W->br;
   for (size_t r = r0; r < r1; r++) {
     int32_t acc[4];

@@ -109,7 +109,7 @@ void qe_spmm_pack(size_t n, size_t k, int br_, const int32_t* ptr, const void* i
 
 size_t qe_spmm_scratch_size(const void* packed, size_t m) {
   const qe_spmm_header* h = (const qe_spmm_header*)packed;
-  if (m < MV_MAX_M) return 0;
+  if (m < MV_MAX_M) return m * h->k * sizeof(uint32_t) + 64;
   return h->k * qe_round_up(m, QE_SPMM_MP) * sizeof(int16_t) + 64;
 }
 
@@ -148,6 +148,7 @@ typedef struct {
   const int8_t* a;
   size_t a_stride;
   const int16_t* at;
+  const uint32_t* a32;
   size_t mp;
   int8_t* c;
   size_t c_stride;
@@ -166,7 +167,8 @@ static void mv_task(void* ctx, size_t t) {
   const spmm_job* J = (const spmm_job*)ctx;
   const size_t row = t / J->n_rchunks, rchunk = t % J->n_rchunks;
   const size_t r0 = rchunk * J->rows_per_task, r1 = QE_MIN(J->W.nrows, r0 + J->rows_per_task);
-  J->kern->mv(&J->W, r0, r1, J->a + row * J->a_stride, J->c + row * J->c_stride, &J->p);
+  J->kern->mv(&J->W, r0, r1, J->a + row * J->a_stride, J->a32 + row * J->W.k,
+              J->c + row * J->c_stride, &J->p);
 }
 
 /* Every output is computed by one task with the same code whatever the split, and the
@@ -187,13 +189,17 @@ void qe_spmm_run(const qe_spmm_kernel* kern, const void* packed, size_t m, const
     size_t chunks = QE_MAX(qe_div_up(J.W.n, 64), threads > 1 ? 4 * threads : 1);
     J.rows_per_task = qe_div_up(nrows, QE_MIN(chunks, nrows));
     J.n_rchunks = qe_div_up(nrows, J.rows_per_task);
-    J.at = NULL, J.mp = 0;
+    uint32_t* a32 = (uint32_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    for (size_t i = 0; i < m; i++)
+      for (size_t kk = 0; kk < J.W.k; kk++)
+        a32[i * J.W.k + kk] = (uint16_t)(int16_t)a[i * a_stride + kk];
+    J.at = NULL, J.a32 = a32, J.mp = 0;
     qe_parallel_for(num_threads, m * J.n_rchunks, mv_task, &J);
     return;
   }
   int16_t* at = (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   J.mp = qe_round_up(m, QE_SPMM_MP);
-  J.at = at;
+  J.at = at, J.a32 = NULL;
   transpose_job T = {kern->transpose, m, J.W.k, J.mp, a, a_stride, at};
   qe_parallel_for(num_threads, J.mp / QE_SPMM_MP, transpose_task, &T);
   const size_t mblocks = qe_div_up(m, M_BLOCK);

@@ -45,9 +45,12 @@ typedef struct {
 typedef void (*qe_spmm_mm_fn)(const qe_spmm_w* W, size_t r0, size_t r1, const int16_t* at,
                               size_t at_stride, size_t mb, size_t me, int8_t* c,
                               size_t c_stride, const qe_spmm_params* p);
-/* Block rows [r0, r1) for one activation row a (K bytes), c one output row. */
+/* Block rows [r0, r1) for one activation row a (K bytes), c one output row. a32 is the
+ * same row widened for 32-bit gathers: a32[k] = (uint16_t)a[k] sign-extended to 16 bits
+ * and zero-extended to 32, so a 16-bit multiply-add of a32[k] by a sign-extended weight
+ * gives exactly a[k] * w (the upper halves multiply to 0). */
 typedef void (*qe_spmm_mv_fn)(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
-                              int8_t* c, const qe_spmm_params* p);
+                              const uint32_t* a32, int8_t* c, const qe_spmm_params* p);
 
 /* Positions [m0, m0 + QE_SPMM_MP) of A [M, K] into at (zero past M): one driver task. */
 typedef void (*qe_spmm_transpose_fn)(size_t m0, size_t m, size_t k, const int8_t* a,
@@ -69,7 +72,7 @@ extern const qe_spmm_kernel qe_spmm_kernel__neon;
 
 /* The scalar matrix-vector kernel (M = 1); SIMD variants may reuse it. */
 void qe_spmm_mv__scalar(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
-                        int8_t* c, const qe_spmm_params* p);
+                        const uint32_t* a32, int8_t* c, const qe_spmm_params* p);
 
 void qe_spmm_transpose__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
                                size_t a_stride, int16_t* at, size_t at_stride);

@@ -86,4 +86,26 @@ static inline void qe_spmm_store_x86(const int8_t* buf, size_t buf_stride, size_
   }
 }
 
+/* Matrix-vector, BR = 4: one pair of blocks is 8 int16 weights {w_j,a, w_j,b} (j = 0..3)
+ * and one vpmaddwd by the broadcast activation pair {a[k_a], a[k_b]} adds all four
+ * channels' x_a * w_j,a + x_b * w_j,b at once. */
+static inline void qe_spmm_mv4_x86(const qe_spmm_w* W, size_t r0, size_t r1, const int8_t* a,
+                                   int8_t* c, const qe_spmm_params* p) {
+  for (size_t r = r0; r < r1; r++) {
+    __m128i acc = _mm_loadu_si128((const __m128i*)(W->bias + 4 * r));
+    for (int32_t q = W->pptr[r]; q < W->pptr[r + 1]; q++) {
+      const uint32_t x = (uint16_t)(int16_t)a[W->pidx[2 * q]] |
+                         (uint32_t)(uint16_t)(int16_t)a[W->pidx[2 * q + 1]] << 16;
+      const __m128i w = _mm_loadu_si128((const __m128i*)(W->pw + (size_t)q * 8));
+      acc = _mm_add_epi32(acc, _mm_madd_epi16(w, _mm_set1_epi32((int32_t)x)));
+    }
+    int32_t s[4];
+    _mm_storeu_si128((__m128i*)s, acc);
+    for (size_t j = 0; j < 4 && 4 * r + j < W->n; j++) {
+      const size_t n = 4 * r + j;
+      c[n] = (int8_t)qe_requant(s[j], W->m0[n], W->sh[n], p->zo, p->qmin, p->qmax);
+    }
+  }
+}
+
 #endif
