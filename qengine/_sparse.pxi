@@ -13,6 +13,7 @@ cdef class PackedSpmm:
     cdef readonly size_t n, k, nblocks
     cdef readonly int block
     cdef readonly str isa
+    cdef object _scratch             # reused between calls (page faults cost more than runs)
 
     def __cinit__(self, const int32_t[::1] ptr, const uint8_t[::1] idx, int idx_bytes,
                   const int8_t[::1] values, size_t n, size_t k, int block,
@@ -37,21 +38,34 @@ cdef class PackedSpmm:
     def nbytes(self):
         return self.packed.nbytes
 
-    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads):
+    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads,
+            out=None):
+        """int8 [M, N]; `out`, if given, is a C-contiguous int8 [M, N] array written in place."""
         if <size_t>a.shape[1] != self.k:
             raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t m = a.shape[0]
-        out = np.empty((m, self.n), dtype=np.int8)
+        if out is None:
+            out = np.empty((m, self.n), dtype=np.int8)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
+                  and out.shape == (m, self.n) and out.flags.c_contiguous
+                  and out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous int8 array of shape "
+                             f"({m}, {self.n})")
         if m == 0 or self.n == 0:
             return out
         cdef int8_t[:, ::1] c = out
         cdef uint8_t[::1] w = self.packed
-        scratch = np.empty(qe_spmm_scratch_size(&w[0], m) + 1, dtype=np.uint8)
+        need = qe_spmm_scratch_size(&w[0], m) + 1
+        # take the cached buffer (under the GIL, so concurrent calls never share one)
+        scratch, self._scratch = self._scratch, None
+        if scratch is None or scratch.shape[0] < need:
+            scratch = np.empty(need, dtype=np.uint8)
         cdef uint8_t[::1] s = scratch
         cdef int8_t zero = 0
         cdef const int8_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
             qe_spmm_run(self.kernel, &w[0], m, ap, self.k, &c[0, 0], self.n, zo, qmin, qmax,
                         &s[0], num_threads)
+        self._scratch = scratch
         return out

@@ -247,3 +247,18 @@ def test_packed_run_checks_its_arguments():
         packed.run(np.zeros((2, 4), np.int8), 300, -128, 127, 1)
     with pytest.raises(ValueError):
         packed.run(np.zeros((2, 4), np.float32), 0, -128, 127, 1)
+
+
+def test_run_into_out_and_reuse(isa, rng):
+    a, w, bias, m0, sh = _case(rng, 70, 20, 33, 0.3)
+    want = K.qgemm(a, w, bias, m0, sh, 2)
+    packed = K.pack_spmm(*K.dense_to_csr(w), 33, bias, m0, sh)
+    out = np.empty((70, 20), np.int8)
+    assert packed.run(a, 2, -128, 127, 1, out=out) is out
+    assert_same(out, want)
+    assert_same(packed.run(a[:5].copy(), 2, -128, 127, 2), want[:5])  # smaller M, same scratch
+    assert_same(packed.run(a, 2, -128, 127, 3), want)
+    for bad in (np.empty((70, 21), np.int8), np.empty((70, 20), np.int16),
+                np.empty((20, 70), np.int8).T, [[0]]):
+        with pytest.raises(ValueError, match="out must be"):
+            packed.run(a, 2, -128, 127, 1, out=bad)

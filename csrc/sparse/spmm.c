@@ -153,6 +153,7 @@ typedef struct {
   int8_t* c;
   size_t c_stride;
   size_t rows_per_task, n_rchunks;
+  const transpose_job* tr;
 } spmm_job;
 
 static void mm_task(void* ctx, size_t t) {
@@ -161,6 +162,13 @@ static void mm_task(void* ctx, size_t t) {
   const size_t r0 = rchunk * J->rows_per_task, r1 = QE_MIN(J->W.nrows, r0 + J->rows_per_task);
   const size_t mb = mblock * M_BLOCK, me = QE_MIN(J->m, mb + M_BLOCK);
   J->kern->mm(&J->W, r0, r1, J->at, J->mp, mb, me, J->c, J->c_stride, &J->p);
+}
+
+static void mm_fused_task(void* ctx, size_t t) {
+  const spmm_job* J = (const spmm_job*)ctx;
+  const size_t me = QE_MIN(J->mp, (t + 1) * M_BLOCK);
+  for (size_t i = t * M_BLOCK / QE_SPMM_MP; i < me / QE_SPMM_MP; i++) transpose_task((void*)J->tr, i);
+  mm_task(ctx, t);
 }
 
 static void mv_task(void* ctx, size_t t) {
@@ -201,11 +209,17 @@ void qe_spmm_run(const qe_spmm_kernel* kern, const void* packed, size_t m, const
   J.mp = qe_round_up(m, QE_SPMM_MP);
   J.at = at, J.a32 = NULL;
   transpose_job T = {kern->transpose, m, J.W.k, J.mp, a, a_stride, at};
-  qe_parallel_for(num_threads, J.mp / QE_SPMM_MP, transpose_task, &T);
+  J.tr = &T;
   const size_t mblocks = qe_div_up(m, M_BLOCK);
   size_t chunks = 1;
   if (threads > 1 && mblocks < 4 * threads) chunks = QE_MIN(qe_div_up(4 * threads, mblocks), nrows);
   J.rows_per_task = qe_div_up(nrows, chunks);
   J.n_rchunks = qe_div_up(nrows, J.rows_per_task);
-  qe_parallel_for(num_threads, mblocks * J.n_rchunks, mm_task, &J);
+  if (J.n_rchunks == 1) {
+    /* each task transposes its own positions and uses them while they are in cache */
+    qe_parallel_for(num_threads, mblocks, mm_fused_task, &J);
+  } else {
+    qe_parallel_for(num_threads, J.mp / QE_SPMM_MP, transpose_task, &T);
+    qe_parallel_for(num_threads, mblocks * J.n_rchunks, mm_task, &J);
+  }
 }
