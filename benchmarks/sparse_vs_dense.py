@@ -9,6 +9,8 @@ packed once; each rep times one call of every method in turn (interleaved, so ma
 noise hits all alike) and the table shows medians in ms:
   csr    K.pack_spmm(..., block=1).run      bsr4  K.pack_spmm(..., block=4).run
   dense  K.pack_gemm(...).run               scipy W_csr @ X.T, float32, one thread
+  blas32 X @ W.T in float32 by numpy's BLAS on one thread: what a tuned dense SIMD kernel
+         does (an int8 VNNI kernel should be faster still), for context
 Crossover: the lowest sparsity of the sweep from which the best sparse format stays faster
 than dense (interpolated linearly between sweep points; "<s0" = faster at every point).
 """
@@ -17,7 +19,10 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # the blas32 column runs on one thread, like the others
+
+import numpy as np  # noqa: E402
 
 SHAPES = Path(__file__).parent / "shapes" / "mobilenet_v2_sparse.txt"
 
@@ -86,7 +91,7 @@ def main(argv=None):
     dense_name = K.pack_gemm(np.ones((1, 1), np.int8), [0], [2**30], [1]).kernel_name
     print(f"dense kernel: {dense_name}")
     head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>8s} {'bsr4':>8s} "
-            f"{'dense':>8s} {'scipy':>8s} {'dense/sp':>8s} {'scipy/sp':>8s}")
+            f"{'dense':>8s} {'scipy':>8s} {'blas32':>8s} {'dense/sp':>8s} {'scipy/sp':>8s}")
     print(head)
     print("-" * len(head))
     summary = []
@@ -100,18 +105,20 @@ def main(argv=None):
             pd = K.pack_gemm(w, bias, m0, sh)
             wf = sp.csr_matrix(w.astype(np.float32))
             xt = np.ascontiguousarray(a.T.astype(np.float32))
+            af, wt = a.astype(np.float32), np.ascontiguousarray(w.T.astype(np.float32))
             th = args.threads
             t = time_interleaved({
                 "csr": lambda: p1.run(a, 0, -128, 127, th),
                 "bsr4": lambda: p4.run(a, 0, -128, 127, th),
                 "dense": lambda: pd.run(a, 0, -128, 127, th),
                 "scipy": lambda: wf @ xt,
+                "blas32": lambda: af @ wt,
             }, args.reps)
             sparse = min(t["csr"], t["bsr4"])
             best.append(sparse)
             dense_col.append(t["dense"])
             print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:8.3f} {t['bsr4']:8.3f} "
-                  f"{t['dense']:8.3f} {t['scipy']:8.3f} {t['dense'] / sparse:7.1f}x "
+                  f"{t['dense']:8.3f} {t['scipy']:8.3f} {t['blas32']:8.3f} {t['dense'] / sparse:7.1f}x "
                   f"{t['scipy'] / sparse:7.1f}x", flush=True)
         summary.append((name, m, n, k, crossover(sparsities, best, dense_col)))
     print("\ncrossover sparsity (best sparse format faster than dense from here on):")

@@ -4,7 +4,8 @@
  * sums (eq. 3). Requantization (eq. 5): vmull_s32 gives the 64-bit product, vrshlq_s64 by
  * -sh is exactly the rounding shift (+2^(sh-1), arithmetic >>), and the saturating
  * narrows keep order, so clamping after them equals clamping before.
- * Both layout transposes are plain C here (a NEON 16x16 transpose is left to do). */
+ * Both layout changes (A into `at`, results into C) go through a 16 x 16 byte transpose
+ * made of vzipq rounds, the same four rounds as the x86 files' unpacks. */
 #include <arm_neon.h>
 #include <string.h>
 
@@ -12,6 +13,80 @@
 
 #define T 16
 #define NC 64 /* channels requantized into one tile buffer before the transpose to C */
+
+/* x[r] byte c -> x[c] byte r: interleave 8-, 16-, 32-bit units, then 64-bit halves. */
+static inline void tr16x16(uint8x16_t x[16]) {
+  uint8x16_t a[8], b[8];
+  uint16x8_t cq[4][4];
+  uint32x4_t d[2][8];
+  for (int p = 0; p < 8; p++) {
+    const uint8x16x2_t z = vzipq_u8(x[2 * p], x[2 * p + 1]);
+    a[p] = z.val[0], b[p] = z.val[1];
+  }
+  for (int q = 0; q < 4; q++) {
+    const uint16x8x2_t za = vzipq_u16(vreinterpretq_u16_u8(a[2 * q]), vreinterpretq_u16_u8(a[2 * q + 1]));
+    const uint16x8x2_t zb = vzipq_u16(vreinterpretq_u16_u8(b[2 * q]), vreinterpretq_u16_u8(b[2 * q + 1]));
+    cq[q][0] = za.val[0], cq[q][1] = za.val[1], cq[q][2] = zb.val[0], cq[q][3] = zb.val[1];
+  }
+  for (int o = 0; o < 2; o++)
+    for (int g = 0; g < 4; g++) {
+      const uint32x4x2_t z = vzipq_u32(vreinterpretq_u32_u16(cq[2 * o][g]),
+                                       vreinterpretq_u32_u16(cq[2 * o + 1][g]));
+      d[o][2 * g] = z.val[0], d[o][2 * g + 1] = z.val[1];
+    }
+  for (int h = 0; h < 8; h++) {
+    const uint8x16_t lo = vreinterpretq_u8_u32(d[0][h]), hi = vreinterpretq_u8_u32(d[1][h]);
+    x[2 * h] = vcombine_u8(vget_low_u8(lo), vget_low_u8(hi));
+    x[2 * h + 1] = vcombine_u8(vget_high_u8(lo), vget_high_u8(hi));
+  }
+}
+
+/* qe_spmm_transpose_fn: positions [m0, m0 + 32) of A into at, zero past M. */
+static void transpose(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                      int16_t* at, size_t at_stride) {
+  const size_t mc = QE_MIN((size_t)QE_SPMM_MP, m - m0);
+  for (size_t h = 0; h < QE_SPMM_MP; h += 16) {
+    const size_t rows = mc > h ? QE_MIN((size_t)16, mc - h) : 0;
+    const int8_t* src = a + (m0 + h) * a_stride;
+    int16_t* dst = at + m0 + h;
+    size_t k0 = 0;
+    for (; k0 + 16 <= k; k0 += 16) {
+      uint8x16_t x[16];
+      for (size_t r = 0; r < 16; r++)
+        x[r] = r < rows ? vld1q_u8((const uint8_t*)src + r * a_stride + k0) : vdupq_n_u8(0);
+      tr16x16(x);
+      for (size_t cc = 0; cc < 16; cc++) {
+        const int8x16_t v = vreinterpretq_s8_u8(x[cc]);
+        int16_t* d = dst + (k0 + cc) * at_stride;
+        vst1q_s16(d, vmovl_s8(vget_low_s8(v)));
+        vst1q_s16(d + 8, vmovl_s8(vget_high_s8(v)));
+      }
+    }
+    for (; k0 < k; k0++)
+      for (size_t r = 0; r < 16; r++)
+        dst[k0 * at_stride + r] = r < rows ? src[r * a_stride + k0] : 0;
+  }
+}
+
+/* nc channel rows of 16 results (positions m .. m+15) -> first mt positions of C */
+static void store_tile(const int8_t* buf, size_t nc, size_t mt, int8_t* c, size_t c_stride) {
+  for (size_t g = 0; g < nc; g += 16) {
+    const size_t gc = QE_MIN((size_t)16, nc - g);
+    uint8x16_t x[16];
+    for (size_t r = 0; r < 16; r++)
+      x[r] = r < gc ? vld1q_u8((const uint8_t*)buf + (g + r) * 16) : vdupq_n_u8(0);
+    tr16x16(x);
+    for (size_t i = 0; i < mt; i++) {
+      if (gc == 16) {
+        vst1q_u8((uint8_t*)c + i * c_stride + g, x[i]);
+      } else {
+        uint8_t tmp[16];
+        vst1q_u8(tmp, x[i]);
+        memcpy(c + i * c_stride + g, tmp, gc);
+      }
+    }
+  }
+}
 
 static inline int8x16_t requant16(const int32x4_t acc[4], int32_t m0, int32_t sh,
                                   const qe_spmm_params* p) {
@@ -85,10 +160,7 @@ static inline __attribute__((always_inline)) void mm_br(
         }
       }
       const size_t n0 = rb * br, nc = QE_MIN(W->n, re * br) - n0;
-      for (size_t i = 0; i < mt; i++) {
-        int8_t* crow = c + (m + i) * c_stride + n0;
-        for (size_t j = 0; j < nc; j++) crow[j] = buf[j][i];
-      }
+      store_tile(&buf[0][0], nc, mt, c + m * c_stride + n0, c_stride);
     }
   }
 }
@@ -103,4 +175,4 @@ static void mm(const qe_spmm_w* W, size_t r0, size_t r1, const int16_t* at, size
 
 const qe_spmm_kernel qe_spmm_kernel__neon = {
     {"qe_qs8_spmm_minmax_16x1__neon", "qe_qs8_spmm_minmax_16x4__neon"},
-    QE_ISA_NEON, T, mm, qe_spmm_mv__scalar, qe_spmm_transpose__scalar};
+    QE_ISA_NEON, T, mm, qe_spmm_mv__scalar, transpose};
