@@ -110,7 +110,9 @@ void qe_spmm_pack(size_t n, size_t k, int br_, const int32_t* ptr, const void* i
 size_t qe_spmm_scratch_size(const void* packed, size_t m) {
   const qe_spmm_header* h = (const qe_spmm_header*)packed;
   if (m < MV_MAX_M) return m * h->k * sizeof(uint32_t) + 64;
-  return h->k * qe_round_up(m, QE_SPMM_MP) * sizeof(int16_t) + 64;
+  /* the whole transposed A; with one task per position block only threads x K x M_BLOCK
+   * of it is used (mm_fused_task) */
+  return h->k * qe_round_up(m, M_BLOCK) * sizeof(int16_t) + 64;
 }
 
 /* ---- transpose A [M, K] int8 -> at [K][Mp] int16, one task per QE_SPMM_MP positions ---- */
@@ -152,7 +154,7 @@ typedef struct {
   size_t mp;
   int8_t* c;
   size_t c_stride;
-  size_t rows_per_task, n_rchunks;
+  size_t rows_per_task, n_rchunks, nworkers;
   const transpose_job* tr;
 } spmm_job;
 
@@ -164,11 +166,20 @@ static void mm_task(void* ctx, size_t t) {
   J->kern->mm(&J->W, r0, r1, J->at, J->mp, mb, me, J->c, J->c_stride, &J->p);
 }
 
-static void mm_fused_task(void* ctx, size_t t) {
+/* Worker w of nworkers: position blocks w, w + nworkers, ...; each is transposed into the
+ * worker's own slab of K x M_BLOCK (stays in L1/L2) and used at once. */
+static void mm_fused_task(void* ctx, size_t w) {
   const spmm_job* J = (const spmm_job*)ctx;
-  const size_t me = QE_MIN(J->mp, (t + 1) * M_BLOCK);
-  for (size_t i = t * M_BLOCK / QE_SPMM_MP; i < me / QE_SPMM_MP; i++) transpose_task((void*)J->tr, i);
-  mm_task(ctx, t);
+  const size_t mblocks = qe_div_up(J->m, M_BLOCK);
+  int16_t* slab = (int16_t*)J->at + w * J->W.k * M_BLOCK;
+  for (size_t b = w; b < mblocks; b += J->nworkers) {
+    const size_t mb = b * M_BLOCK, mc = QE_MIN((size_t)M_BLOCK, J->m - mb);
+    const int8_t* a = J->a + mb * J->a_stride;
+    for (size_t i = 0; i < mc; i += QE_SPMM_MP)
+      J->tr->fn(i, mc, J->W.k, a, J->a_stride, slab, M_BLOCK);
+    J->kern->mm(&J->W, 0, J->W.nrows, slab, M_BLOCK, 0, mc, J->c + mb * J->c_stride,
+                J->c_stride, &J->p);
+  }
 }
 
 static void mv_task(void* ctx, size_t t) {
@@ -216,8 +227,9 @@ void qe_spmm_run(const qe_spmm_kernel* kern, const void* packed, size_t m, const
   J.rows_per_task = qe_div_up(nrows, chunks);
   J.n_rchunks = qe_div_up(nrows, J.rows_per_task);
   if (J.n_rchunks == 1) {
-    /* each task transposes its own positions and uses them while they are in cache */
-    qe_parallel_for(num_threads, mblocks, mm_fused_task, &J);
+    /* each worker transposes its own positions and uses them while they are in cache */
+    J.nworkers = QE_MIN(threads, mblocks);
+    qe_parallel_for(num_threads, J.nworkers, mm_fused_task, &J);
   } else {
     qe_parallel_for(num_threads, J.mp / QE_SPMM_MP, transpose_task, &T);
     qe_parallel_for(num_threads, mblocks * J.n_rchunks, mm_task, &J);
