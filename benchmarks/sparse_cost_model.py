@@ -54,9 +54,13 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=21)
     p.add_argument("--isa", default=None)
     p.add_argument("--sparsity", default="0.5,0.7,0.8,0.9,0.95")
+    p.add_argument("--dense-c-mac", type=float, default=None,
+                   help="predict crossovers against a dense kernel of this many ns per MAC "
+                        "(e.g. another machine's fit) instead of the one measured here")
     args = p.parse_args(argv)
     if args.isa:
-        K.use_isa(args.isa).__enter__()
+        forced = K.use_isa(args.isa)  # keep a reference: the block lasts until exit
+        forced.__enter__()
     rng = np.random.default_rng(0)
     sparsities = [float(s) for s in args.sparsity.split(",")]
     rows = {"csr": [], "bsr4": [], "mv_csr": [], "mv_bsr4": [], "dense": []}
@@ -93,7 +97,11 @@ def main(argv=None):
         models[fmt] = coef
         consts = ", ".join(f"{c} = {v:.4g}" for c, v in coef.items())
         print(f"{fmt:8s} {consts}   (error median {med:.0%}, worst {worst:.0%})")
-    print("\npredicted crossover sparsity vs this dense kernel (P ~ (1 - s) N K / 2 for CSR):")
+    if args.dense_c_mac is not None:
+        models["dense"] = {"c_mac": args.dense_c_mac, "c_dout": 0.0}
+    d = models["dense"]
+    print(f"\npredicted crossover sparsity vs dense with c_mac = {d['c_mac']:.4g} ns, "
+          f"c_dout = {d['c_dout']:.4g} ns (P ~ (1 - s) N K / 2 for CSR):")
     for name, m, n, k in shapes:
         if m < 4 or "csr" not in models or "dense" not in models:
             continue

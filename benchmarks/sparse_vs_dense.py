@@ -82,7 +82,8 @@ def main(argv=None):
     p.add_argument("--only", default="", help="comma-separated layer names")
     args = p.parse_args(argv)
     if args.isa:
-        K.use_isa(args.isa).__enter__()
+        forced = K.use_isa(args.isa)  # keep a reference: the block lasts until exit
+        forced.__enter__()
     sparsities = [float(s) for s in args.sparsity.split(",")]
     rng = np.random.default_rng(0)
     isa = K.isa()["selected"]

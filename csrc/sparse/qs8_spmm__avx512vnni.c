@@ -94,7 +94,25 @@ static inline __attribute__((always_inline)) void mm_br(
         for (size_t j = 0; j < br; j++) lo[j] = hi[j] = _mm512_set1_epi32(W->bias[r * br + j]);
         const int32_t* idx = W->pidx + 2 * (size_t)W->pptr[r];
         const int16_t* w = W->pw + (size_t)W->pptr[r] * br * 2;
-        for (int32_t q = W->pptr[r]; q < W->pptr[r + 1]; q++, idx += 2, w += 2 * br) {
+        int32_t q = W->pptr[r];
+        if (br == 1) {
+          /* a second accumulator pair hides vpdpwssd's latency (one chain per pair) */
+          __m512i lo1 = _mm512_setzero_si512(), hi1 = _mm512_setzero_si512();
+          for (; q + 1 < W->pptr[r + 1]; q += 2, idx += 4, w += 4) {
+            const __m512i x0 = _mm512_loadu_si512(atm + (size_t)idx[0] * at_stride);
+            const __m512i x1 = _mm512_loadu_si512(atm + (size_t)idx[1] * at_stride);
+            const __m512i x2 = _mm512_loadu_si512(atm + (size_t)idx[2] * at_stride);
+            const __m512i x3 = _mm512_loadu_si512(atm + (size_t)idx[3] * at_stride);
+            const __m512i w01 = bcast_pair(w), w23 = bcast_pair(w + 2);
+            lo[0] = _mm512_dpwssd_epi32(lo[0], _mm512_unpacklo_epi16(x0, x1), w01);
+            hi[0] = _mm512_dpwssd_epi32(hi[0], _mm512_unpackhi_epi16(x0, x1), w01);
+            lo1 = _mm512_dpwssd_epi32(lo1, _mm512_unpacklo_epi16(x2, x3), w23);
+            hi1 = _mm512_dpwssd_epi32(hi1, _mm512_unpackhi_epi16(x2, x3), w23);
+          }
+          lo[0] = _mm512_add_epi32(lo[0], lo1); /* int32 sums wrap: order does not matter */
+          hi[0] = _mm512_add_epi32(hi[0], hi1);
+        }
+        for (; q < W->pptr[r + 1]; q++, idx += 2, w += 2 * br) {
           const __m512i x0 = _mm512_loadu_si512(atm + (size_t)idx[0] * at_stride);
           const __m512i x1 = _mm512_loadu_si512(atm + (size_t)idx[1] * at_stride);
           const __m512i ul = _mm512_unpacklo_epi16(x0, x1), uh = _mm512_unpackhi_epi16(x0, x1);
