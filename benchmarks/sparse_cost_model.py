@@ -32,11 +32,6 @@ def median_ms(fn, reps):
     return 1e3 * float(np.median(ts))
 
 
-def npairs(packed):
-    header = np.frombuffer(packed.packed[:32].tobytes(), np.uint64)
-    return int(header[3])  # qe_spmm_header.npairs
-
-
 def fit(rows, cols):
     from scipy.optimize import nnls
     x = np.array([[r[c] for c in cols] for r in rows], float)
@@ -74,7 +69,7 @@ def main(argv=None):
             for fmt, block in (("csr", 1), ("bsr4", 4)):
                 pk = K.pack_spmm(*csr, k, bias, m0, sh, block=block)
                 t = median_ms(lambda: pk.run(a, 0, -128, 127, 1, out=out), args.reps) * 1e6
-                P = npairs(pk)
+                P = pk.npairs
                 if m >= 4:
                     rows[fmt].append(dict(name=name, s=s, t=t, c_in=mp * k, c_out=mp * n,
                                           c_pair=mp * P))

@@ -35,6 +35,11 @@ cdef class PackedSpmm:
         return qe_spmm_kernel_name(self.kernel, self.block).decode()
 
     @property
+    def npairs(self):
+        """Packed pairs of blocks (docs/SPARSE.md cost model: the P of c_pair)."""
+        return int(np.frombuffer(self.packed[24:32].tobytes(), np.uint64)[0])
+
+    @property
     def nbytes(self):
         return self.packed.nbytes
 

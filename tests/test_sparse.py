@@ -158,7 +158,9 @@ def test_kernel_names(isa):
     w = np.eye(4, dtype=np.int8)
     p1 = K.pack_spmm(*K.dense_to_csr(w), 4, np.zeros(4, np.int32), np.full(4, 2**30, np.int32),
                      np.full(4, 1, np.int32))
-    assert p1.kernel_name.startswith("qe_qs8_spmm_minmax_") and p1.kernel_name.endswith(isa)
+    assert p1.kernel_name.startswith("qe_qs8_spmm_minmax_")
+    # neondot runs the NEON kernels (16-bit products: the dot-product instructions do not help)
+    assert p1.kernel_name.split("__")[1] == ("neon" if isa == "neondot" else isa)
 
 
 # ---- malformed CSR and bad arguments: a clear ValueError, never a crash -------------------
@@ -262,3 +264,16 @@ def test_run_into_out_and_reuse(isa, rng):
                 np.empty((20, 70), np.int8).T, [[0]]):
         with pytest.raises(ValueError, match="out must be"):
             packed.run(a, 2, -128, 127, 1, out=bad)
+
+
+def test_npairs_and_packed_size(rng):
+    w = _sparse_weights(rng, 9, 40, 0.3, rows_zero=False)
+    w[2] = 0
+    w[3, :3] = [1, 0, 2]
+    w[3, 3:] = 0  # 2 nonzeros: one pair
+    indptr, indices, values = K.dense_to_csr(w)
+    counts = np.diff(indptr)
+    p = K.pack_spmm(indptr, indices, values, 40, np.zeros(9, np.int32),
+                    np.full(9, 2**30, np.int32), np.full(9, 30, np.int32))
+    assert p.npairs == int(np.sum((counts + 1) // 2))
+    assert p.nbytes % 64 == 0
