@@ -1,0 +1,169 @@
+/* AVX2 GEMM microkernel (x86 without VNNI: Haswell .. Skylake, Zen 1-3), bit-exact with
+ * qs8_gemm_scalar.c. Compiled alone with -mavx2 -mfma -mbmi2.
+ *
+ * Products, eq. 3: int8 values are sign extended to int16 and multiplied with vpmaddwd,
+ * which sums two int16 x int16 products into an int32 lane: exact (|sum| <= 2 * 128 * 127).
+ * vpmaddubsw is not used: its int16 pair sum saturates (2 * 255 * 127 > 32767).
+ *   KR = 2: a weight panel holds, per pair of k, NR channels x 2 bytes; vpmovsxbw turns 8
+ *   channels into one ymm of (w[k], w[k+1]) int16 pairs. The MR activation rows are sign
+ *   extended once per call into an int16 stack buffer, so the (a[k], a[k+1]) pair reaches
+ *   every lane with a plain 32-bit broadcast load (no shuffle in the inner loop).
+ * Requantization, eq. 5 in 64-bit lanes: vpmuldq, + 2^(sh-1), eq. 6 (+ 2^62, logical shift,
+ * - 2^(62-sh)), a 64-bit clamp, + zo; see requant8() below. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "gemm/gemm.h"
+
+#define MR 6
+#define NR 16
+#define KR 2
+#define G (NR / 8)    /* ymm accumulators per row */
+#define KC 512        /* activation bytes per row sign extended at a time (stack: MR KiB) */
+
+#define QE_INLINE static inline __attribute__((always_inline))
+
+/* Per-channel requantization constants of 8 channels, split into their even and odd
+ * channels (the 64-bit lanes of vpmuldq). */
+typedef struct {
+  __m256i m0_e, m0_o;   /* m0 in the low dword of each qword */
+  __m256i rnd_e, rnd_o; /* 2^62 + 2^(sh-1): eq. 5 rounding term plus eq. 6 offset */
+  __m256i sh_e, sh_o;
+  __m256i lo_e, lo_o;   /* qmin - zo + 2^(62-sh): the clamp, moved by the eq. 6 offset */
+  __m256i hi_e, hi_o;   /* qmax - zo + 2^(62-sh) */
+  __m256i off32;        /* 2^(62-sh) - zo, modulo 2^32, per channel */
+} requant_consts;
+
+QE_INLINE void requant_prepare(requant_consts* q, const int32_t* m0, const int32_t* sh,
+                               const qe_gemm_params* p) {
+  const __m256i vm0 = _mm256_loadu_si256((const __m256i*)m0);
+  const __m256i vsh = _mm256_loadu_si256((const __m256i*)sh);
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i lo = _mm256_set1_epi64x((int64_t)p->qmin - p->zo);
+  const __m256i hi = _mm256_set1_epi64x((int64_t)p->qmax - p->zo);
+  const __m256i sh_e = _mm256_and_si256(vsh, _mm256_set1_epi64x(0xFFFFFFFF));
+  const __m256i sh_o = _mm256_srli_epi64(vsh, 32);
+  const __m256i r62 = _mm256_set1_epi64x((int64_t)1 << 62);
+  const __m256i off_e = _mm256_srlv_epi64(r62, sh_e); /* 2^(62-sh) */
+  const __m256i off_o = _mm256_srlv_epi64(r62, sh_o);
+  q->m0_e = vm0;
+  q->m0_o = _mm256_srli_epi64(vm0, 32);
+  q->sh_e = sh_e;
+  q->sh_o = sh_o;
+  q->rnd_e = _mm256_add_epi64(r62, _mm256_sllv_epi64(one, _mm256_sub_epi64(sh_e, one)));
+  q->rnd_o = _mm256_add_epi64(r62, _mm256_sllv_epi64(one, _mm256_sub_epi64(sh_o, one)));
+  q->lo_e = _mm256_add_epi64(lo, off_e);
+  q->lo_o = _mm256_add_epi64(lo, off_o);
+  q->hi_e = _mm256_add_epi64(hi, off_e);
+  q->hi_o = _mm256_add_epi64(hi, off_o);
+  const __m256i off32 = _mm256_blend_epi32(off_e, _mm256_slli_epi64(off_o, 32), 0xAA);
+  q->off32 = _mm256_sub_epi32(off32, _mm256_set1_epi32(p->zo));
+}
+
+/* Eq. 5 for 8 int32 accumulators. x = acc * m0 (|x| < 2^62) and u = x + 2^62 + 2^(sh-1)
+ * lies in [0, 2^64), so the logical shift is exact and u >> sh = y + 2^(62-sh) with
+ * y = (x + 2^(sh-1)) >> sh (eq. 6). Clamping u >> sh to [lo + 2^(62-sh), hi + 2^(62-sh)]
+ * (signed compares: every value is below 2^63) is clamping y to [qmin - zo, qmax - zo];
+ * the clamped value's low dword minus (2^(62-sh) - zo) is then out, exactly, in int32. */
+QE_INLINE __m256i requant8(__m256i acc, const requant_consts* q) {
+  __m256i e = _mm256_mul_epi32(acc, q->m0_e);
+  __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->m0_o);
+  e = _mm256_srlv_epi64(_mm256_add_epi64(e, q->rnd_e), q->sh_e);
+  o = _mm256_srlv_epi64(_mm256_add_epi64(o, q->rnd_o), q->sh_o);
+  e = _mm256_blendv_epi8(e, q->lo_e, _mm256_cmpgt_epi64(q->lo_e, e));
+  o = _mm256_blendv_epi8(o, q->lo_o, _mm256_cmpgt_epi64(q->lo_o, o));
+  e = _mm256_blendv_epi8(e, q->hi_e, _mm256_cmpgt_epi64(e, q->hi_e));
+  o = _mm256_blendv_epi8(o, q->hi_o, _mm256_cmpgt_epi64(o, q->hi_o));
+  const __m256i eo = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
+  return _mm256_sub_epi32(eo, q->off32);
+}
+
+/* Sign extends kc bytes (even) of each of the mr rows into int16, row stride KC. */
+QE_INLINE void widen_rows(size_t mr, size_t kc, const int8_t* a, size_t a_stride,
+                          int16_t* buf) {
+  for (size_t i = 0; i < mr; i++) {
+    const int8_t* src = a + i * a_stride;
+    int16_t* dst = buf + i * KC;
+    size_t k = 0;
+    for (; k + 16 <= kc; k += 16)
+      _mm256_storeu_si256((__m256i*)(dst + k),
+                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(src + k))));
+    for (; k < kc; k++) dst[k] = src[k];
+  }
+}
+
+/* One tile with a compile-time row count R and ymm group count NG (the specialisations
+ * below): M = 1 and a half-empty last panel do only the work they need. */
+QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const int8_t* a,
+                    size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+                    const qe_gemm_params* p) {
+  const int32_t* bias = (const int32_t*)w;
+  const int32_t* m0 = bias + NR;
+  const int32_t* sh = m0 + NR;
+  const int8_t* wk = (const int8_t*)(sh + NR);
+  int16_t abuf[MR * KC];
+  __m256i acc[MR][G];
+  for (size_t g = 0; g < NG; g++) {
+    const __m256i b = _mm256_loadu_si256((const __m256i*)(bias + 8 * g));
+    for (size_t i = 0; i < R; i++) acc[i][g] = b;
+  }
+  for (size_t k0 = 0; k0 < kp; k0 += KC) {
+    const size_t kc = QE_MIN((size_t)KC, kp - k0);
+    widen_rows(R, kc, a + k0, a_stride, abuf);
+    const int8_t* wp = wk + k0 * NR;
+    for (size_t k = 0; k < kc; k += 2, wp += 2 * NR) {
+      __m256i wv[G];
+      for (size_t g = 0; g < NG; g++)
+        wv[g] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(wp + 16 * g)));
+      for (size_t i = 0; i < R; i++) {
+        int32_t pair;
+        memcpy(&pair, abuf + i * KC + k, sizeof(pair));
+        const __m256i av = _mm256_set1_epi32(pair);
+        for (size_t g = 0; g < NG; g++)
+          acc[i][g] = _mm256_add_epi32(acc[i][g], _mm256_madd_epi16(av, wv[g]));
+      }
+    }
+  }
+  requant_consts q[G];
+  for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t i = 0; i < R; i++) {
+    __m256i out[G];
+    for (size_t g = 0; g < NG; g++) out[g] = requant8(acc[i][g], &q[g]);
+    /* every value is in [qmin, qmax], so the saturating packs only narrow */
+    int8_t bytes[NR];
+    for (size_t g = 0; g < NG; g += 2) {
+      const __m256i hi = g + 1 < NG ? out[g + 1] : out[g];
+      const __m256i s16 = _mm256_packs_epi32(out[g], hi);
+      const __m256i s8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(s16, s16), perm);
+      if (g + 1 < NG)
+        _mm_storeu_si128((__m128i*)(bytes + 8 * g), _mm256_castsi256_si128(s8));
+      else
+        _mm_storel_epi64((__m128i*)(bytes + 8 * g), _mm256_castsi256_si128(s8));
+    }
+    memcpy(c + i * c_stride, bytes, nc);
+  }
+}
+
+static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
+                    const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
+#define QE_TILE(R)                                                          \
+  case R:                                                                   \
+    if (nc > 8)                                                             \
+      tile(R, G, nc, kp, a, a_stride, w, c, c_stride, p);                   \
+    else                                                                    \
+      tile(R, 1, nc, kp, a, a_stride, w, c, c_stride, p);                   \
+    break;
+  switch (mr) {
+    QE_TILE(1)
+    QE_TILE(2)
+    QE_TILE(3)
+    QE_TILE(4)
+    QE_TILE(5)
+    QE_TILE(6)
+  }
+#undef QE_TILE
+}
+
+const qe_gemm_kernel qe_gemm_kernel__avx2 = {
+    "qe_qs8_gemm_minmax_6x16c2__avx2", QE_ISA_AVX2, MR, NR, KR, 0, ukernel};
