@@ -9,7 +9,8 @@
  *   extended once per call into an int16 stack buffer, so the (a[k], a[k+1]) pair reaches
  *   every lane with a plain 32-bit broadcast load (no shuffle in the inner loop).
  * Requantization, eq. 5 in 64-bit lanes: vpmuldq, + 2^(sh-1), eq. 6 (+ 2^62, logical shift,
- * - 2^(62-sh)), a 64-bit clamp, + zo; see requant8() below. */
+ * - 2^(62-sh)), + zo, clamp; see requant8() below for why a 32-bit pre-clamp of the
+ * accumulator makes the 64-bit clamp unnecessary. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -23,59 +24,63 @@
 
 #define QE_INLINE static inline __attribute__((always_inline))
 
-/* Per-channel requantization constants of 8 channels, split into their even and odd
- * channels (the 64-bit lanes of vpmuldq). */
+/* Per-channel requantization constants of 8 channels; _e/_o are the even/odd channels,
+ * i.e. the 64-bit lanes of vpmuldq. */
 typedef struct {
-  __m256i m0_e, m0_o;   /* m0 in the low dword of each qword */
-  __m256i rnd_e, rnd_o; /* 2^62 + 2^(sh-1): eq. 5 rounding term plus eq. 6 offset */
+  __m256i acc_lo, acc_hi; /* the accumulator pre-clamp, see requant8() */
+  __m256i m0_e, m0_o;     /* m0 in the low dword of each qword */
+  __m256i rnd_e, rnd_o;   /* 2^62 + 2^(sh-1): eq. 5 rounding term plus eq. 6 offset */
   __m256i sh_e, sh_o;
-  __m256i lo_e, lo_o;   /* qmin - zo + 2^(62-sh): the clamp, moved by the eq. 6 offset */
-  __m256i hi_e, hi_o;   /* qmax - zo + 2^(62-sh) */
-  __m256i off32;        /* 2^(62-sh) - zo, modulo 2^32, per channel */
+  __m256i off;            /* 2^(62-sh) - zo, modulo 2^32 */
 } requant_consts;
 
 QE_INLINE void requant_prepare(requant_consts* q, const int32_t* m0, const int32_t* sh,
                                const qe_gemm_params* p) {
   const __m256i vm0 = _mm256_loadu_si256((const __m256i*)m0);
   const __m256i vsh = _mm256_loadu_si256((const __m256i*)sh);
+  /* acc bound 2^e, e = sh + 8 - L with 2^L <= m0 (L = float exponent - 1, never above
+   * floor(log2 m0) even when the conversion rounds up), e clamped to [0, 31];
+   * e = 31 (also m0 = 0) means no clamp: [INT32_MIN, INT32_MAX]. */
+  const __m256i ex = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(vm0)), 23);
+  __m256i e = _mm256_sub_epi32(_mm256_add_epi32(vsh, _mm256_set1_epi32(127 + 1 + 8)), ex);
+  e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_setzero_si256()), _mm256_set1_epi32(31));
+  const __m256i none = _mm256_cmpeq_epi32(e, _mm256_set1_epi32(31));
+  q->acc_hi = _mm256_add_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), e), none);
+  q->acc_lo = _mm256_sub_epi32(none, q->acc_hi);
+
   const __m256i one = _mm256_set1_epi64x(1);
-  const __m256i lo = _mm256_set1_epi64x((int64_t)p->qmin - p->zo);
-  const __m256i hi = _mm256_set1_epi64x((int64_t)p->qmax - p->zo);
+  const __m256i r62 = _mm256_set1_epi64x((int64_t)1 << 62);
   const __m256i sh_e = _mm256_and_si256(vsh, _mm256_set1_epi64x(0xFFFFFFFF));
   const __m256i sh_o = _mm256_srli_epi64(vsh, 32);
-  const __m256i r62 = _mm256_set1_epi64x((int64_t)1 << 62);
-  const __m256i off_e = _mm256_srlv_epi64(r62, sh_e); /* 2^(62-sh) */
-  const __m256i off_o = _mm256_srlv_epi64(r62, sh_o);
   q->m0_e = vm0;
   q->m0_o = _mm256_srli_epi64(vm0, 32);
   q->sh_e = sh_e;
   q->sh_o = sh_o;
   q->rnd_e = _mm256_add_epi64(r62, _mm256_sllv_epi64(one, _mm256_sub_epi64(sh_e, one)));
   q->rnd_o = _mm256_add_epi64(r62, _mm256_sllv_epi64(one, _mm256_sub_epi64(sh_o, one)));
-  q->lo_e = _mm256_add_epi64(lo, off_e);
-  q->lo_o = _mm256_add_epi64(lo, off_o);
-  q->hi_e = _mm256_add_epi64(hi, off_e);
-  q->hi_o = _mm256_add_epi64(hi, off_o);
-  const __m256i off32 = _mm256_blend_epi32(off_e, _mm256_slli_epi64(off_o, 32), 0xAA);
-  q->off32 = _mm256_sub_epi32(off32, _mm256_set1_epi32(p->zo));
+  const __m256i off_e = _mm256_srlv_epi64(r62, sh_e); /* 2^(62-sh) */
+  const __m256i off_o = _mm256_srlv_epi64(r62, sh_o);
+  const __m256i off = _mm256_blend_epi32(off_e, _mm256_slli_epi64(off_o, 32), 0xAA);
+  q->off = _mm256_sub_epi32(off, _mm256_set1_epi32(p->zo));
 }
 
-/* Eq. 5 for 8 int32 accumulators. x = acc * m0 (|x| < 2^62) and u = x + 2^62 + 2^(sh-1)
- * lies in [0, 2^64), so the logical shift is exact and u >> sh = y + 2^(62-sh) with
- * y = (x + 2^(sh-1)) >> sh (eq. 6). Clamping u >> sh to [lo + 2^(62-sh), hi + 2^(62-sh)]
- * (signed compares: every value is below 2^63) is clamping y to [qmin - zo, qmax - zo];
- * the clamped value's low dword minus (2^(62-sh) - zo) is then out, exactly, in int32. */
-QE_INLINE __m256i requant8(__m256i acc, const requant_consts* q) {
+/* Eq. 5 for 8 int32 accumulators, returned as out in [qmin, qmax] in int32 lanes.
+ * 1. Pre-clamp acc to [-2^e, 2^e] (in int32): y = (acc * m0 + 2^(sh-1)) >> sh is
+ *    non-decreasing in acc, and |acc| >= 2^e gives |acc * m0| >= 2^(sh+8), |y| >= 256,
+ *    beyond every [qmin - zo, qmax - zo] (within [-255, 255]): the clamped result does not
+ *    change. After it |y| <= 2^10 + 1, so y + zo fits int32 and the clamp is 32-bit.
+ * 2. x = acc * m0 (|x| < 2^62); u = x + 2^62 + 2^(sh-1) lies in [0, 2^64), so the logical
+ *    shift is exact and u >> sh = y + 2^(62-sh) (eq. 6). Its low dword minus
+ *    (2^(62-sh) - zo) is y + zo, exactly, modulo 2^32 and hence in int32. */
+QE_INLINE __m256i requant8(__m256i acc, const requant_consts* q, __m256i qmin, __m256i qmax) {
+  acc = _mm256_min_epi32(_mm256_max_epi32(acc, q->acc_lo), q->acc_hi);
   __m256i e = _mm256_mul_epi32(acc, q->m0_e);
   __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->m0_o);
   e = _mm256_srlv_epi64(_mm256_add_epi64(e, q->rnd_e), q->sh_e);
   o = _mm256_srlv_epi64(_mm256_add_epi64(o, q->rnd_o), q->sh_o);
-  e = _mm256_blendv_epi8(e, q->lo_e, _mm256_cmpgt_epi64(q->lo_e, e));
-  o = _mm256_blendv_epi8(o, q->lo_o, _mm256_cmpgt_epi64(q->lo_o, o));
-  e = _mm256_blendv_epi8(e, q->hi_e, _mm256_cmpgt_epi64(e, q->hi_e));
-  o = _mm256_blendv_epi8(o, q->hi_o, _mm256_cmpgt_epi64(o, q->hi_o));
-  const __m256i eo = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
-  return _mm256_sub_epi32(eo, q->off32);
+  __m256i y = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
+  y = _mm256_sub_epi32(y, q->off);
+  return _mm256_min_epi32(_mm256_max_epi32(y, qmin), qmax);
 }
 
 /* Sign extends kc bytes (even) of each of the mr rows into int16, row stride KC. */
@@ -126,22 +131,25 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
   }
   requant_consts q[G];
   for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
+  const __m256i qmin = _mm256_set1_epi32(p->qmin), qmax = _mm256_set1_epi32(p->qmax);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (size_t i = 0; i < R; i++) {
     __m256i out[G];
-    for (size_t g = 0; g < NG; g++) out[g] = requant8(acc[i][g], &q[g]);
-    /* every value is in [qmin, qmax], so the saturating packs only narrow */
+    for (size_t g = 0; g < NG; g++) out[g] = requant8(acc[i][g], &q[g], qmin, qmax);
+    /* every value is in [qmin, qmax]: the saturating packs only narrow */
+    int8_t* ci = c + i * c_stride;
     int8_t bytes[NR];
+    int8_t* dst = nc == 8 * NG ? ci : bytes; /* a partial tile goes through bytes[] */
     for (size_t g = 0; g < NG; g += 2) {
       const __m256i hi = g + 1 < NG ? out[g + 1] : out[g];
       const __m256i s16 = _mm256_packs_epi32(out[g], hi);
       const __m256i s8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(s16, s16), perm);
       if (g + 1 < NG)
-        _mm_storeu_si128((__m128i*)(bytes + 8 * g), _mm256_castsi256_si128(s8));
+        _mm_storeu_si128((__m128i*)(dst + 8 * g), _mm256_castsi256_si128(s8));
       else
-        _mm_storel_epi64((__m128i*)(bytes + 8 * g), _mm256_castsi256_si128(s8));
+        _mm_storel_epi64((__m128i*)(dst + 8 * g), _mm256_castsi256_si128(s8));
     }
-    memcpy(c + i * c_stride, bytes, nc);
+    if (dst == bytes) memcpy(ci, bytes, nc);
   }
 }
 
