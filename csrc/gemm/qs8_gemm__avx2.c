@@ -19,7 +19,7 @@
 #define MR 6
 #define NR 16
 #define KR 2
-#define G (NR / 8)    /* ymm accumulators per row */
+#define G 2           /* ymm accumulators per row: NR / 8 */
 #define KC 512        /* activation bytes per row sign extended at a time (stack: MR KiB) */
 
 #define QE_INLINE static inline __attribute__((always_inline))
@@ -64,23 +64,23 @@ QE_INLINE void requant_prepare(requant_consts* q, const int32_t* m0, const int32
   q->off = _mm256_sub_epi32(off, _mm256_set1_epi32(p->zo));
 }
 
-/* Eq. 5 for 8 int32 accumulators, returned as out in [qmin, qmax] in int32 lanes.
+/* Eq. 5 for 8 int32 accumulators, without the final clamp: returns y + zo in int32 lanes,
+ * |y + zo| <= 2^10 + 129.
  * 1. Pre-clamp acc to [-2^e, 2^e] (in int32): y = (acc * m0 + 2^(sh-1)) >> sh is
  *    non-decreasing in acc, and |acc| >= 2^e gives |acc * m0| >= 2^(sh+8), |y| >= 256,
  *    beyond every [qmin - zo, qmax - zo] (within [-255, 255]): the clamped result does not
- *    change. After it |y| <= 2^10 + 1, so y + zo fits int32 and the clamp is 32-bit.
+ *    change. After it |y| <= 2^10 + 1 (2^e * m0 < 2^(sh+10)).
  * 2. x = acc * m0 (|x| < 2^62); u = x + 2^62 + 2^(sh-1) lies in [0, 2^64), so the logical
  *    shift is exact and u >> sh = y + 2^(62-sh) (eq. 6). Its low dword minus
  *    (2^(62-sh) - zo) is y + zo, exactly, modulo 2^32 and hence in int32. */
-QE_INLINE __m256i requant8(__m256i acc, const requant_consts* q, __m256i qmin, __m256i qmax) {
+QE_INLINE __m256i requant8(__m256i acc, const requant_consts* q) {
   acc = _mm256_min_epi32(_mm256_max_epi32(acc, q->acc_lo), q->acc_hi);
   __m256i e = _mm256_mul_epi32(acc, q->m0_e);
   __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->m0_o);
   e = _mm256_srlv_epi64(_mm256_add_epi64(e, q->rnd_e), q->sh_e);
   o = _mm256_srlv_epi64(_mm256_add_epi64(o, q->rnd_o), q->sh_o);
-  __m256i y = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
-  y = _mm256_sub_epi32(y, q->off);
-  return _mm256_min_epi32(_mm256_max_epi32(y, qmin), qmax);
+  const __m256i y = _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
+  return _mm256_sub_epi32(y, q->off);
 }
 
 /* Sign extends kc bytes (even) of each of the mr rows into int16, row stride KC. */
@@ -116,6 +116,7 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
     const size_t kc = QE_MIN((size_t)KC, kp - k0);
     widen_rows(R, kc, a + k0, a_stride, abuf);
     const int8_t* wp = wk + k0 * NR;
+#pragma GCC unroll 2
     for (size_t k = 0; k < kc; k += 2, wp += 2 * NR) {
       __m256i wv[G];
       for (size_t g = 0; g < NG; g++)
@@ -131,46 +132,58 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
   }
   requant_consts q[G];
   for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
-  const __m256i qmin = _mm256_set1_epi32(p->qmin), qmax = _mm256_set1_epi32(p->qmax);
+  /* Two rows at a time: the packs are exact down to int16 (|y + zo| < 2^15), the int8 pack
+   * saturates to [-128, 127], which contains [qmin, qmax], so clamping bytes afterwards is
+   * the clamp of eq. 5. A partial tile (nc < 8 * NG) goes through bytes[]. */
+  const __m256i qmin = _mm256_set1_epi8((char)p->qmin), qmax = _mm256_set1_epi8((char)p->qmax);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (size_t i = 0; i < R; i++) {
-    __m256i out[G];
-    for (size_t g = 0; g < NG; g++) out[g] = requant8(acc[i][g], &q[g], qmin, qmax);
-    /* every value is in [qmin, qmax]: the saturating packs only narrow */
-    int8_t* ci = c + i * c_stride;
-    int8_t bytes[NR];
-    int8_t* dst = nc == 8 * NG ? ci : bytes; /* a partial tile goes through bytes[] */
-    for (size_t g = 0; g < NG; g += 2) {
-      const __m256i hi = g + 1 < NG ? out[g + 1] : out[g];
-      const __m256i s16 = _mm256_packs_epi32(out[g], hi);
-      const __m256i s8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(s16, s16), perm);
-      if (g + 1 < NG)
-        _mm_storeu_si128((__m128i*)(dst + 8 * g), _mm256_castsi256_si128(s8));
-      else
-        _mm_storel_epi64((__m128i*)(dst + 8 * g), _mm256_castsi256_si128(s8));
+  const int full = nc == 8 * NG;
+  for (size_t i = 0; i < R; i += 2) {
+    const size_t i1 = i + 1 < R ? i + 1 : i;
+    __m256i v;
+    if (NG == 2)
+      v = _mm256_packs_epi16(
+          _mm256_packs_epi32(requant8(acc[i][0], &q[0]), requant8(acc[i][1], &q[1])),
+          _mm256_packs_epi32(requant8(acc[i1][0], &q[0]), requant8(acc[i1][1], &q[1])));
+    else {
+      v = _mm256_packs_epi32(requant8(acc[i][0], &q[0]), requant8(acc[i1][0], &q[0]));
+      v = _mm256_packs_epi16(v, v);
     }
-    if (dst == bytes) memcpy(ci, bytes, nc);
+    /* bytes now: row i, then row i1, 8 * NG each */
+    v = _mm256_permutevar8x32_epi32(v, perm);
+    v = _mm256_min_epi8(_mm256_max_epi8(v, qmin), qmax);
+    int8_t bytes[32];
+    if (!full) _mm256_storeu_si256((__m256i*)bytes, v);
+    for (size_t r = i; r <= i1; r++) {
+      int8_t* cr = c + r * c_stride;
+      const size_t off = (r - i) * 8 * NG;
+      if (!full)
+        memcpy(cr, bytes + off, nc);
+      else if (NG == 2)
+        _mm_storeu_si128((__m128i*)cr, r == i ? _mm256_castsi256_si128(v)
+                                              : _mm256_extracti128_si256(v, 1));
+      else
+        _mm_storel_epi64((__m128i*)cr, r == i ? _mm256_castsi256_si128(v)
+                                              : _mm_unpackhi_epi64(_mm256_castsi256_si128(v),
+                                                                   _mm256_castsi256_si128(v)));
+    }
   }
 }
 
+/* mr and the number of 8-channel groups in use pick a specialisation of tile() */
 static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
                     const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
-#define QE_TILE(R)                                                          \
-  case R:                                                                   \
-    if (nc > 8)                                                             \
-      tile(R, G, nc, kp, a, a_stride, w, c, c_stride, p);                   \
-    else                                                                    \
-      tile(R, 1, nc, kp, a, a_stride, w, c, c_stride, p);                   \
+#define QE_CASE(R)                                                           \
+  case R:                                                                    \
+    if (nc > 8)                                                              \
+      tile(R, 2, nc, kp, a, a_stride, w, c, c_stride, p);                    \
+    else                                                                     \
+      tile(R, 1, nc, kp, a, a_stride, w, c, c_stride, p);                    \
     break;
   switch (mr) {
-    QE_TILE(1)
-    QE_TILE(2)
-    QE_TILE(3)
-    QE_TILE(4)
-    QE_TILE(5)
-    QE_TILE(6)
+    QE_CASE(1) QE_CASE(2) QE_CASE(3) QE_CASE(4) QE_CASE(5) QE_CASE(6)
   }
-#undef QE_TILE
+#undef QE_CASE
 }
 
 const qe_gemm_kernel qe_gemm_kernel__avx2 = {
