@@ -98,6 +98,14 @@ def test_random_per_channel_params_full_range(isa, rng):
         _check(a, w, bias, m0, sh, int(rng.integers(-128, 128)))
 
 
+def test_long_k_and_partial_tiles(isa, rng):
+    # K around the AVX2 kernel's 512-byte activation chunk, every row count of a 6-row tile,
+    # full and partial 8- and 16-channel groups
+    for k in (510, 511, 512, 513, 1023, 1025):
+        for m, n in [(1, 24), (5, 9), (6, 16), (7, 8), (13, 33)]:
+            _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
+
+
 def test_requant_near_clamp_any_m0(isa, rng):
     # acc = bias[n] + a[m] sweeps 256 consecutive values around the accumulator that maps to
     # a chosen output t (|t| up to 600, past the clamp) for m0 of every magnitude, m0 = 0 and
