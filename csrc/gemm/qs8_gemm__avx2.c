@@ -64,12 +64,12 @@ QE_INLINE void requant_prepare(requant_consts* q, const int32_t* m0, const int32
   q->off = _mm256_sub_epi32(off, _mm256_set1_epi32(p->zo));
 }
 
-/* Eq. 5 for 8 int32 accumulators, without the final clamp: returns y + zo in int32 lanes,
- * |y + zo| <= 2^10 + 129.
+/* Eq. 5 for 8 int32 accumulators, without the final clamp: returns y + zo in int32 lanes.
  * 1. Pre-clamp acc to [-2^e, 2^e] (in int32): y = (acc * m0 + 2^(sh-1)) >> sh is
  *    non-decreasing in acc, and |acc| >= 2^e gives |acc * m0| >= 2^(sh+8), |y| >= 256,
  *    beyond every [qmin - zo, qmax - zo] (within [-255, 255]): the clamped result does not
- *    change. After it |y| <= 2^10 + 1 (2^e * m0 < 2^(sh+10)).
+ *    change. After it |y| <= 2^10 + 1 (m0 < 2^(L+2), so 2^e * m0 < 2^(sh+10)), or, when
+ *    e = 0 (|acc| <= 1), |y| <= 2^30 + 1: y + zo fits int32 either way.
  * 2. x = acc * m0 (|x| < 2^62); u = x + 2^62 + 2^(sh-1) lies in [0, 2^64), so the logical
  *    shift is exact and u >> sh = y + 2^(62-sh) (eq. 6). Its low dword minus
  *    (2^(62-sh) - zo) is y + zo, exactly, modulo 2^32 and hence in int32. */
@@ -132,9 +132,10 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
   }
   requant_consts q[G];
   for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
-  /* Two rows at a time: the packs are exact down to int16 (|y + zo| < 2^15), the int8 pack
-   * saturates to [-128, 127], which contains [qmin, qmax], so clamping bytes afterwards is
-   * the clamp of eq. 5. A partial tile (nc < 8 * NG) goes through bytes[]. */
+  /* Two rows at a time: the signed saturating packs int32 -> int16 -> int8 saturate to
+   * [-128, 127] as one step would, and [-128, 127] contains [qmin, qmax], so clamping the
+   * bytes afterwards is the clamp of eq. 5. A partial tile (nc < 8 * NG) goes through
+   * bytes[]. */
   const __m256i qmin = _mm256_set1_epi8((char)p->qmin), qmax = _mm256_set1_epi8((char)p->qmax);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const int full = nc == 8 * NG;
