@@ -5,9 +5,9 @@
  * which sums two int16 x int16 products into an int32 lane: exact (|sum| <= 2 * 128 * 127).
  * vpmaddubsw is not used: its int16 pair sum saturates (2 * 255 * 127 > 32767).
  *   KR = 2: a weight panel holds, per pair of k, NR channels x 2 bytes; vpmovsxbw turns 8
- *   channels into one ymm of (w[k], w[k+1]) int16 pairs. The MR activation rows are sign
- *   extended once per call into an int16 stack buffer, so the (a[k], a[k+1]) pair reaches
- *   every lane with a plain 32-bit broadcast load (no shuffle in the inner loop).
+ *   channels into one ymm of (w[k], w[k+1]) int16 pairs. The SR activation rows of a
+ *   sub-tile are sign extended into an int16 stack buffer, so the (a[k], a[k+1]) pair
+ *   reaches every lane with a plain 32-bit broadcast load (no shuffle in the inner loop).
  * Requantization, eq. 5 in 64-bit lanes: vpmuldq, + 2^(sh-1), eq. 6 (+ 2^62, logical shift,
  * - 2^(62-sh)), + zo, clamp; see requant8() below for why a 32-bit pre-clamp of the
  * accumulator makes the 64-bit clamp unnecessary. */
@@ -16,11 +16,12 @@
 
 #include "gemm/gemm.h"
 
-#define MR 6
+#define MR 12        /* rows per call, in sub-tiles of SR */
+#define SR 6         /* rows whose accumulators live in registers */
 #define NR 16
 #define KR 2
 #define G 2           /* ymm accumulators per row: NR / 8 */
-#define KC 512        /* activation bytes per row sign extended at a time (stack: MR KiB) */
+#define KC 512        /* activation bytes per row sign extended at a time (stack: SR KiB) */
 
 #define QE_INLINE static inline __attribute__((always_inline))
 
@@ -97,17 +98,15 @@ QE_INLINE void widen_rows(size_t mr, size_t kc, const int8_t* a, size_t a_stride
   }
 }
 
-/* One tile with a compile-time row count R and ymm group count NG (the specialisations
- * below): M = 1 and a half-empty last panel do only the work they need. */
+/* One sub-tile with a compile-time row count R <= SR and ymm group count NG (the
+ * specialisations below): M = 1 and a half-empty last panel do only the work they need. */
 QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const int8_t* a,
                     size_t a_stride, const void* w, int8_t* c, size_t c_stride,
-                    const qe_gemm_params* p) {
+                    const requant_consts* q, const qe_gemm_params* p) {
   const int32_t* bias = (const int32_t*)w;
-  const int32_t* m0 = bias + NR;
-  const int32_t* sh = m0 + NR;
-  const int8_t* wk = (const int8_t*)(sh + NR);
-  int16_t abuf[MR * KC];
-  __m256i acc[MR][G];
+  const int8_t* wk = (const int8_t*)(bias + 3 * NR);
+  int16_t abuf[SR * KC];
+  __m256i acc[SR][G];
   for (size_t g = 0; g < NG; g++) {
     const __m256i b = _mm256_loadu_si256((const __m256i*)(bias + 8 * g));
     for (size_t i = 0; i < R; i++) acc[i][g] = b;
@@ -130,8 +129,6 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
       }
     }
   }
-  requant_consts q[G];
-  for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
   /* Two rows at a time: the signed saturating packs int32 -> int16 -> int8 saturate to
    * [-128, 127] as one step would, and [-128, 127] contains [qmin, qmax], so clamping the
    * bytes afterwards is the clamp of eq. 5. A partial tile (nc < 8 * NG) goes through
@@ -171,21 +168,34 @@ QE_INLINE void tile(const size_t R, const size_t NG, size_t nc, size_t kp, const
   }
 }
 
-/* mr and the number of 8-channel groups in use pick a specialisation of tile() */
+/* Up to MR rows in sub-tiles of SR, sharing the requantization constants; mr and the
+ * number of 8-channel groups in use pick a specialisation of tile(). */
+QE_INLINE void tiles(const size_t NG, size_t mr, size_t nc, size_t kp, const int8_t* a,
+                     size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+                     const qe_gemm_params* p) {
+  const int32_t* m0 = (const int32_t*)w + NR;
+  const int32_t* sh = m0 + NR;
+  requant_consts q[G];
+  for (size_t g = 0; g < NG; g++) requant_prepare(&q[g], m0 + 8 * g, sh + 8 * g, p);
+  for (size_t i = 0; i < mr; i += SR) {
+    const int8_t* ai = a + i * a_stride;
+    int8_t* ci = c + i * c_stride;
+    switch (QE_MIN(mr - i, (size_t)SR)) {
+#define QE_CASE(R) \
+  case R: tile(R, NG, nc, kp, ai, a_stride, w, ci, c_stride, q, p); break;
+      QE_CASE(1) QE_CASE(2) QE_CASE(3) QE_CASE(4) QE_CASE(5) QE_CASE(6)
+#undef QE_CASE
+    }
+  }
+}
+
 static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
                     const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
-#define QE_CASE(R)                                                           \
-  case R:                                                                    \
-    if (nc > 8)                                                              \
-      tile(R, 2, nc, kp, a, a_stride, w, c, c_stride, p);                    \
-    else                                                                     \
-      tile(R, 1, nc, kp, a, a_stride, w, c, c_stride, p);                    \
-    break;
-  switch (mr) {
-    QE_CASE(1) QE_CASE(2) QE_CASE(3) QE_CASE(4) QE_CASE(5) QE_CASE(6)
-  }
-#undef QE_CASE
+  if (nc > 8)
+    tiles(2, mr, nc, kp, a, a_stride, w, c, c_stride, p);
+  else
+    tiles(1, mr, nc, kp, a, a_stride, w, c, c_stride, p);
 }
 
 const qe_gemm_kernel qe_gemm_kernel__avx2 = {
-    "qe_qs8_gemm_minmax_6x16c2__avx2", QE_ISA_AVX2, MR, NR, KR, 0, ukernel};
+    "qe_qs8_gemm_minmax_12x16c2__avx2", QE_ISA_AVX2, MR, NR, KR, 0, ukernel};
