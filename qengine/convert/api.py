@@ -21,7 +21,7 @@ from qengine.convert.kexec import KernelExecutor
 from qengine.convert.lower import lower_for_runtime
 from qengine.convert.onnx_import import import_onnx
 from qengine.convert.quantize import quantize_graph
-from qengine.convert.recover import bias_correct
+from qengine.convert.recover import TeacherMeans, bias_correct
 from qengine.convert.report import Report, layer_rows, measure
 from qengine.convert.writer import build_qmodel, table_op
 
@@ -59,13 +59,15 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     if not batches:
         raise ValueError("calibration data is empty")
     samples = sum(len(next(iter(b.values()))) for b in batches)
+    means = TeacherMeans(graph) if recover else None
     ranges = _calibrate(graph, batches, method=calibrate, percentile=percentile,
-                        batch_size=batch_size, layout="stored", progress=progress)
+                        batch_size=batch_size, layout="stored", progress=progress,
+                        observe=means.see if recover else None)
     qg = quantize_graph(graph, ranges)
     builder = build_qmodel(qg, scheme)
     kexec = KernelExecutor(builder.header(), builder.constants)
     if recover:
-        bias_correct(graph, qg, builder, kexec, batches)
+        bias_correct(graph, qg, builder, kexec, batches, means.means())
     per, out_sqnr, top1 = measure(graph, kexec, batches)
 
     settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),

@@ -52,38 +52,49 @@ def layer_mean(weight, taps, groups=1):
     return np.einsum("goijc,ijgc->go", wg, t).reshape(o)
 
 
+class TeacherMeans:
+    """Collects, from the float teacher's tensors (`see` is an on_tensor callback), the
+    mean pre-activation output [O] of every conv2d / dense: `means()` -> {node: [O]}."""
+
+    def __init__(self, graph):
+        self.layers = [n for n in graph.nodes if n.op in ("conv2d", "dense")]
+        self.by_input = {}
+        for n in self.layers:
+            self.by_input.setdefault(n.inputs[0], []).append(n)
+        self.sums = {n.name: 0.0 for n in self.layers}
+        self.counts = {n.name: 0 for n in self.layers}
+
+    def see(self, name, x):
+        for n in self.by_input.get(name, ()):
+            s, k = tap_sums(x, _geometry(n), 0.0)
+            self.sums[n.name] = self.sums[n.name] + s
+            self.counts[n.name] += k
+
+    def means(self):
+        out = {}
+        for n in self.layers:
+            taps = self.sums[n.name] / max(self.counts[n.name], 1)
+            b = n.params.get("bias")
+            out[n.name] = layer_mean(n.params["weight"], taps, n.attrs.get("groups", 1)) + \
+                (0.0 if b is None else b.astype(np.float64))
+        return out
+
+
 def teacher_means(graph, batches):
     """{node name: mean pre-activation output [O]} of every conv2d / dense of the float
     graph over the calibration batches (stored layout)."""
-    layers = [n for n in graph.nodes if n.op in ("conv2d", "dense")]
-    by_input = {}
-    for n in layers:
-        by_input.setdefault(n.inputs[0], []).append(n)
-    sums = {n.name: 0.0 for n in layers}
-    counts = {n.name: 0 for n in layers}
-
-    def see(name, x):
-        for n in by_input.get(name, ()):
-            s, k = tap_sums(x, _geometry(n), 0.0)
-            sums[n.name] = sums[n.name] + s
-            counts[n.name] += k
-
-    ex = FloatExecutor(graph)
+    tm, ex = TeacherMeans(graph), FloatExecutor(graph)
     for feed in batches:
-        ex.run(feed, on_tensor=see)
-    out = {}
-    for n in layers:
-        taps = sums[n.name] / max(counts[n.name], 1)
-        b = n.params.get("bias")
-        out[n.name] = layer_mean(n.params["weight"], taps, n.attrs.get("groups", 1)) + \
-            (0.0 if b is None else b.astype(np.float64))
-    return out
+        ex.run(feed, on_tensor=tm.see)
+    return tm.means()
 
 
-def bias_correct(graph, qg, builder, kexec, batches):
+def bias_correct(graph, qg, builder, kexec, batches, target=None):
     """Correct the biases in `builder.constants` in place (see the module docstring).
+    `target`: teacher means if already collected (TeacherMeans), else a teacher pass.
     Returns {node name: mean |delta| in accumulator units}."""
-    target = teacher_means(graph, batches)
+    if target is None:
+        target = teacher_means(graph, batches)
     qnodes = {q.name: q for q in qg.nodes}
     feeds = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
     applied = {}
