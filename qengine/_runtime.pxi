@@ -25,6 +25,9 @@ cdef inline uint8_t* _align64(uint8_t* p) noexcept nogil:
     return <uint8_t*>((<size_t>p + 63) & ~(<size_t>63))
 
 
+_MISSING = object()
+
+
 def conv_scratch_size(PackedConv2d pc, size_t n, size_t h, size_t w, int num_threads):
     return qe_conv2d_scratch_size(&pc.conv, n, h, w, num_threads)
 
@@ -273,13 +276,17 @@ cdef class Plan:
         cdef list feeds
         # 1. inputs (with the GIL: only checks, no copies unless x is not C-contiguous)
         if as_dict:
-            if len(<dict>x) != self.n_in or any(name not in self.in_index for name in x):
+            feeds = []
+            for k in range(self.n_in):
+                v = (<dict>x).get(self.in_names[k], _MISSING)
+                if v is _MISSING:
+                    break
+                feeds.append(self._check(k, v, raw))
+            if len(feeds) != self.n_in or len(<dict>x) != self.n_in:
                 names = set(self.in_names)
                 raise ValueError(f"inputs {sorted(set(x) - names)} are not model inputs and "
                                  f"{sorted(names - set(x))} are missing; the model takes "
                                  f"{list(self.in_names)}")
-            feeds = [self._check(k, (<dict>x)[self.in_names[k]], raw)
-                     for k in range(self.n_in)]
         else:
             if self.n_in != 1:
                 raise ValueError(f"the model has {self.n_in} inputs {list(self.in_names)}: "
@@ -317,8 +324,12 @@ cdef class Plan:
                 self.busy = False
             else:
                 free(raw_ctx)
+        cdef dict out
         if as_dict:
-            return dict(zip(self.out_names, results))
+            out = {}
+            for k in range(self.n_out):
+                out[self.out_names[k]] = results[k]
+            return out
         return results[0] if self.n_out == 1 else results
 
 

@@ -55,15 +55,15 @@ class Model:
         return self._steps.run(x, raw)
 
     def profile(self, x, runs=50, raw=False):
-        """Per-op time table over `runs` runs: rows of (op, node, kernel, ms)."""
+        """Per-op time table over `runs` runs: rows of (op, node, kernel, ms), each the
+        median over the runs (robust to a busy machine)."""
         steps = self._steps
         steps.run(x, raw)  # warm-up
-        total = np.zeros(steps.n, np.float64)
-        times = np.zeros(max(steps.n, 1), np.uint64)
-        for _ in range(int(runs)):
-            steps.run_timed(x, raw, times)
-            total += times[:steps.n]
-        ms = total / max(1, int(runs)) / 1e6
+        runs = max(1, int(runs))
+        times = np.zeros((runs, max(steps.n, 1)), np.uint64)
+        for r in range(runs):
+            steps.run_timed(x, raw, times[r])
+        ms = np.median(times[:, :steps.n], axis=0) / 1e6
         return Profile([(n.op, n.name, k, float(t)) for n, k, t in
                         zip(self._plan.nodes, steps.names, ms)])
 
