@@ -88,6 +88,23 @@ cdef class Plan:
         self.names[i] = name
         return &view[0]
 
+    @property
+    def held_bytes(self):
+        """Bytes of the buffers the steps point into: packed weights, records, tables."""
+        total = 0
+        for o in self.keep:
+            for a in (o if isinstance(o, tuple) else (o,)):
+                if isinstance(a, np.ndarray):
+                    total += a.nbytes
+                elif hasattr(a, "packed"):
+                    total += a.packed.nbytes
+        return total
+
+    @property
+    def context_bytes(self):
+        """Bytes of one run context: arena + scratch + input/output pointers."""
+        return self.ctx_size
+
     def set_nop(self, size_t i, str name):
         self.steps[i].fn = qe_step_nop
         self.steps[i].op = NULL

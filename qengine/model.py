@@ -10,6 +10,7 @@ Concurrency: each Model owns one arena (with its scratch). A call that finds it 
 calls are correct and never wait for each other; the extra arena is freed when the call
 returns.
 """
+import mmap
 import os
 
 import numpy as np
@@ -47,6 +48,11 @@ class Model:
         self.arena_size = self._plan.arena_size
         self.scratch_size = self._plan.scratch_size
         self._steps = self._plan.steps
+        # Every step works on copies made at load (packed weights, tables in records), so
+        # the file's pages are no longer needed: let the kernel drop them from this
+        # process's RSS (clean file pages; read again from the file if info() looks).
+        if qfile.mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+            qfile.mm.madvise(mmap.MADV_DONTNEED)
 
     def run(self, x, raw=False):
         """Run the model. x: float32 array (quantized on entry), or a dict name -> array;
