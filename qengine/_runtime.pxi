@@ -123,8 +123,9 @@ cdef class Plan:
 
     def set_conv(self, size_t i, PackedConv2d pc, size_t n, size_t h, size_t w,
                  size_t in_off, size_t out_off, int zo, int qmin, int qmax):
+        name = pc.kernel_name if pc.path != "im2col" else "im2col+" + pc.kernel_name
         cdef qe_conv_op* p = <qe_conv_op*>self._record(i, sizeof(qe_conv_op), qe_step_conv2d,
-                                                       pc.kernel_name, pc)
+                                                       name, pc)
         cdef uint8_t[::1] buf = pc.packed
         p.conv = pc.conv
         p.packed = &buf[0]
