@@ -83,12 +83,12 @@ class Profile(list):
     """Rows (op, node, kernel, ms); str() prints the table with shares."""
 
     def __str__(self):
-        total = sum(r[3] for r in self) or 1.0
-        lines = [f"{'op':<16} {'node':<24} {'kernel':<44} {'ms':>9} {'%':>6}"]
+        total = sum(r[3] for r in self)
+        lines = [f"{'op':<16} {'node':<24} {'kernel':<48} {'ms':>9} {'%':>6}"]
         for op, node, kernel, ms in self:
-            lines.append(f"{op:<16} {node[:24]:<24} {kernel[:44]:<44} {ms:9.4f} "
-                         f"{100 * ms / total:6.1f}")
-        lines.append(f"{'total':<86} {total:9.4f} {100.0:6.1f}")
+            lines.append(f"{op:<16} {node[:24]:<24} {kernel[:48]:<48} {ms:9.4f} "
+                         f"{100 * ms / (total or 1.0):6.1f}")
+        lines.append(f"{'total':<90} {total:9.4f} {100.0:6.1f}")
         return "\n".join(lines)
 
 
