@@ -262,8 +262,8 @@ cdef class Plan:
         cdef int want = s.typenum if raw else cnp.NPY_FLOAT32
         cdef int d
         if cnp.PyArray_TYPE(a) != want:
-            raise ValueError(f"input {info.name!r} must be {np.dtype(info.dtype) if raw else np.dtype(np.float32)} "
-                             f"({'quantized, raw=True' if raw else 'float'}), got {(<object>a).dtype}")
+            kind = f"{info.dtype} (quantized, raw=True)" if raw else "float32 (float)"
+            raise ValueError(f"input {info.name!r} must be {kind}, got {(<object>a).dtype}")
         cdef bint ok = cnp.PyArray_NDIM(a) == s.ndim
         if ok:
             for d in range(s.ndim):
