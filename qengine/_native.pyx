@@ -13,8 +13,8 @@ cnp.import_array()
 
 include "_isa.pxi"
 include "_gemm.pxi"
-include "_runtime.pxi"
 include "_bench.pxi"
 include "_ops.pxi"
 include "_conv.pxi"
 include "_sparse.pxi"
+include "_runtime.pxi"

@@ -140,6 +140,11 @@ def parse(qfile):
     for v in outputs:
         if v not in produced:
             _fail(f"graph output {v!r} is never produced")
+        if values[v].dtype not in ("int8", "float32"):
+            _fail(f"graph output {v!r} must be int8 or float32, got {values[v].dtype}")
+    for v in inputs:
+        if values[v].dtype != "int8":
+            _fail(f"graph input {v!r} must be int8, got {values[v].dtype}")
     return Graph(inputs, outputs, values, nodes, h)
 
 
