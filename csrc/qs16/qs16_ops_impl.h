@@ -5,7 +5,6 @@
  * float boundary (quantize/dequantize) is one IEEE operation per step with contraction
  * off (-std=c11), exactly as the int8 kernels of docs/QUANTIZATION.md section 11.
  * Defines the table QE_QS16_OPS_TABLE named QE_QS16_OPS_NAME. No intrinsics here. */
-#include <math.h>
 #include <string.h>
 
 #include "qs16/qs16_ops.h"
@@ -85,7 +84,9 @@ static void quantize(size_t n, const float* x, int16_t* y, const qe_f32_qs8_para
     u = u + 0.5f;
     u = u != u ? 0.0f : u;
     u = u < lo ? lo : u > hi ? hi : u;
-    y[i] = (int16_t)((int32_t)floorf(u) + p->zp);
+    /* floor without libm: truncate (exact, |u| <= 65535), one down for negative fractions */
+    const int32_t t = (int32_t)u;
+    y[i] = (int16_t)(t - ((float)t > u) + p->zp);
   }
 }
 
