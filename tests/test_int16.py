@@ -10,7 +10,7 @@ import reference_int16 as R
 from helpers import assert_same
 
 I16 = (-32768, 32767)
-EDGE = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65]
+EDGE = [1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 15, 16, 17, 24, 25, 31, 32, 33, 63, 65]
 
 
 def _case(rng, m, n, k, wmax=127, big_bias=False):

@@ -57,6 +57,8 @@ extern const qe_qs16_gemm_kernel qe_qs16_gemm_kernel__neon;
  * (|y| >= 2^31 either way), so the clamp gives the same answer. */
 static inline int32_t qe_qs16_requant64(int64_t acc, int32_t m0, int32_t sh, int32_t zo,
                                         int32_t qmin, int32_t qmax) {
+  /* the usual case: the sum fits in int32 after all, and eq. 5 fits in int64 */
+  if (acc >= INT32_MIN && acc <= INT32_MAX) return qe_requant((int32_t)acc, m0, sh, zo, qmin, qmax);
   const int64_t hi = acc >> 32; /* arithmetic */
   const uint64_t plo = ((uint64_t)acc & 0xFFFFFFFFu) * (uint64_t)m0; /* < 2^63 */
   int64_t H = hi * m0 + (int64_t)(plo >> 32);
