@@ -90,33 +90,35 @@ def qengine_model(path, calib, folder, threads, prune=None):
     if not os.path.exists(out):
         convert(path, out, calibration=np.concatenate(calib), prune=prune)
     m = qengine.load(out, num_threads=threads)
-    if len(m.inputs[0].shape) == 4:
-        return lambda x: m.run(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
-    return lambda x: m.run(x)
+    return m.run
 
 
 def contenders(name, threads, folder):
+    """{name: (run function, its input)}: ONNX Runtime takes the ONNX layout (NCHW),
+    qengine its own (NHWC) — the same values, laid out once outside the timing."""
     path = zoo_path(name)
     shape = input_shape(path)
     rng = np.random.default_rng(0)
     calib = [rng.normal(0, 1, size=shape).astype(np.float32) for _ in range(8)]
-    out = {"ORT float32": ort_session(path, threads)}
+    x = rng.normal(0, 1, size=shape).astype(np.float32)
+    xq = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+    out = {"ORT float32": (ort_session(path, threads), x)}
     for fmt in ORT_INT8:
-        out[fmt] = ort_session(ort_quantize(path, calib, fmt, folder), threads)
-    out["qengine int8"] = qengine_model(path, calib, folder, threads)
+        out[fmt] = (ort_session(ort_quantize(path, calib, fmt, folder), threads), x)
+    out["qengine int8"] = (qengine_model(path, calib, folder, threads), xq)
     try:
-        out["qengine int8 + 90% sparse 1x1"] = qengine_model(
+        out["qengine int8 + 90% sparse 1x1"] = (qengine_model(
             path, calib, folder, threads, prune={"sparsity": 0.9, "method": "magnitude",
-                                                 "layers": "1x1"})
+                                                 "layers": "1x1"}), xq)
     except (NotImplementedError, TypeError, ValueError) as exc:
         print(f"  ({name}: sparse variant skipped: {exc})", file=sys.stderr)
-    return out, rng.normal(0, 1, size=shape).astype(np.float32)
+    return out
 
 
-def time_round_robin(fns, x, runs, warmup):
+def time_round_robin(fns, runs, warmup):
     samples = {k: [] for k in fns}
     for r in range(warmup + runs):
-        for k, fn in fns.items():
+        for k, (fn, x) in fns.items():
             t0 = time.perf_counter()
             fn(x)
             if r >= warmup:
@@ -189,8 +191,8 @@ def main(argv=None):
             os.makedirs(folder)
             for threads in (int(t) for t in args.threads.split(",")):
                 print(f"{name}, {threads} thread(s): preparing ...", file=sys.stderr)
-                fns, x = contenders(name, threads, folder)
-                results[(name, threads)] = time_round_robin(fns, x, args.runs, args.warmup)
+                fns = contenders(name, threads, folder)
+                results[(name, threads)] = time_round_robin(fns, args.runs, args.warmup)
     import onnxruntime
 
     print(f"\n{cpu_model()}, {os.cpu_count()} cores; qengine {qengine.__version__} "
