@@ -1,10 +1,17 @@
 /* A small persistent thread pool: one job at a time, tasks handed out by an atomic counter.
  *
- * Workers spin briefly after a job (the next op of a graph usually follows within
- * microseconds), then sleep on a condition variable. A job is published as one 64-bit
- * word, (generation << 8) | participating workers, so a worker never pairs one job's
- * generation with another's worker count. Which thread runs which task never changes
- * a result: every task writes its own outputs. */
+ * The calling thread always works on its own job, and never waits for a worker that has
+ * not started: a worker must *enter* the job (a compare-and-swap on the job state that
+ * fails once the job is closed), the caller closes the job when no task is left to hand
+ * out, and then waits only for the workers that entered — they are running, so the wait
+ * is short. A worker that wakes late (common on a busy machine) finds the job closed and
+ * goes back to sleep. So a parallel call is never slower than the caller alone by more
+ * than the cost of posting and closing the job.
+ *
+ * Job state, one 64-bit word: generation (32 bits) | closed (bit 31) | workers inside
+ * (bits 0-30). Workers spin briefly after a job (the next op of a graph usually follows
+ * within microseconds), then sleep on a condition variable. Which thread runs which task
+ * never changes a result: every task writes its own outputs. */
 #include "qengine.h"
 
 #include <pthread.h>
@@ -13,6 +20,9 @@
 
 #define QE_MAX_WORKERS 63
 #define QE_SPIN 4000
+#define CLOSED ((uint64_t)1 << 31)
+#define INSIDE ((uint64_t)CLOSED - 1)
+#define GEN(s) ((s) >> 32)
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -27,13 +37,15 @@ static struct {
   pthread_mutex_t mu;       /* guards sleeping and waking */
   pthread_cond_t wake, done;
   int nworkers;
-  uint64_t start_word[QE_MAX_WORKERS];
-  _Atomic uint64_t word; /* (generation << 8) | workers taking part */
+  uint64_t start_gen[QE_MAX_WORKERS];
+  _Atomic uint64_t state;
+  /* the job; written by the caller before it publishes a new generation, read by a worker
+   * only after it entered that generation (so never torn) */
   qe_task_fn fn;
   void* ctx;
   size_t n;
+  uint64_t max_inside; /* num_threads - 1 */
   atomic_size_t next;
-  atomic_int pending;
 } P = {.job_lock = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
        .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
@@ -45,29 +57,43 @@ static void run_tasks(void) {
   }
 }
 
+/* Enter generation `gen` unless it is closed, gone, or has enough workers inside. */
+static int try_enter(uint64_t gen) {
+  uint64_t s = atomic_load_explicit(&P.state, memory_order_acquire);
+  while (GEN(s) == gen && !(s & CLOSED) && (s & INSIDE) < P.max_inside)
+    if (atomic_compare_exchange_weak_explicit(&P.state, &s, s + 1, memory_order_acq_rel,
+                                              memory_order_acquire))
+      return 1;
+  return 0;
+}
+
+static void leave(void) {
+  const uint64_t s = atomic_fetch_sub_explicit(&P.state, 1, memory_order_acq_rel) - 1;
+  if ((s & CLOSED) && (s & INSIDE) == 0) {
+    pthread_mutex_lock(&P.mu);
+    pthread_cond_signal(&P.done);
+    pthread_mutex_unlock(&P.mu);
+  }
+}
+
 static void* worker_main(void* arg) {
-  const int id = (int)(intptr_t)arg;
-  uint64_t seen = P.start_word[id];
+  uint64_t seen = P.start_gen[(intptr_t)arg];
   for (;;) {
-    uint64_t w = atomic_load_explicit(&P.word, memory_order_acquire);
-    for (int s = 0; w == seen && s < QE_SPIN; s++) {
+    uint64_t gen = GEN(atomic_load_explicit(&P.state, memory_order_acquire));
+    for (int s = 0; gen == seen && s < QE_SPIN; s++) {
       cpu_relax();
-      w = atomic_load_explicit(&P.word, memory_order_acquire);
+      gen = GEN(atomic_load_explicit(&P.state, memory_order_acquire));
     }
-    if (w == seen) {
+    if (gen == seen) {
       pthread_mutex_lock(&P.mu);
-      while ((w = atomic_load_explicit(&P.word, memory_order_acquire)) == seen)
+      while ((gen = GEN(atomic_load_explicit(&P.state, memory_order_acquire))) == seen)
         pthread_cond_wait(&P.wake, &P.mu);
       pthread_mutex_unlock(&P.mu);
     }
-    seen = w;
-    if (id < (int)(w & 0xFF)) {
+    seen = gen;
+    if (try_enter(gen)) {
       run_tasks();
-      if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&P.mu);
-        pthread_cond_signal(&P.done);
-        pthread_mutex_unlock(&P.mu);
-      }
+      leave();
     }
   }
   return NULL;
@@ -85,22 +111,21 @@ static void reset_after_fork(void) {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_after_fork); }
 
-/* Called with job_lock held. Returns how many workers exist (may be fewer than asked). */
-static int ensure_workers(int want) {
+/* Called with job_lock held: start workers until `want` exist (fewer if creation fails). */
+static void ensure_workers(int want) {
   if (want > QE_MAX_WORKERS) want = QE_MAX_WORKERS;
   while (P.nworkers < want) {
     const int id = P.nworkers;
-    P.start_word[id] = atomic_load(&P.word);
+    P.start_gen[id] = GEN(atomic_load(&P.state));
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     const int err = pthread_create(&t, &attr, worker_main, (void*)(intptr_t)id);
     pthread_attr_destroy(&attr);
-    if (err) break;
+    if (err) return;
     P.nworkers++;
   }
-  return P.nworkers;
 }
 
 void qe_parallel_for(int num_threads, size_t n, qe_task_fn fn, void* ctx) {
@@ -109,27 +134,30 @@ void qe_parallel_for(int num_threads, size_t n, qe_task_fn fn, void* ctx) {
     for (size_t i = 0; i < n; i++) fn(ctx, i);
     return;
   }
-  int helpers = num_threads - 1;
-  if ((size_t)helpers > n - 1) helpers = (int)(n - 1);
-  helpers = ensure_workers(helpers) < helpers ? P.nworkers : helpers;
+  const size_t helpers = (size_t)num_threads - 1 < n - 1 ? (size_t)num_threads - 1 : n - 1;
+  ensure_workers((int)helpers);
   P.fn = fn;
   P.ctx = ctx;
   P.n = n;
+  P.max_inside = helpers;
   atomic_store_explicit(&P.next, 0, memory_order_relaxed);
-  atomic_store_explicit(&P.pending, helpers, memory_order_relaxed);
   pthread_mutex_lock(&P.mu);
-  const uint64_t gen = (atomic_load(&P.word) >> 8) + 1;
-  atomic_store_explicit(&P.word, (gen << 8) | (uint64_t)helpers, memory_order_release);
+  const uint64_t gen = GEN(atomic_load(&P.state)) + 1;
+  atomic_store_explicit(&P.state, gen << 32, memory_order_release);
   pthread_cond_broadcast(&P.wake);
   pthread_mutex_unlock(&P.mu);
 
   run_tasks();
 
-  for (int s = 0; atomic_load_explicit(&P.pending, memory_order_acquire) != 0 && s < QE_SPIN; s++)
+  /* no task is left to hand out: close the job, then wait for the workers inside */
+  uint64_t s = atomic_fetch_or_explicit(&P.state, CLOSED, memory_order_acq_rel) | CLOSED;
+  for (int spin = 0; (s & INSIDE) && spin < QE_SPIN; spin++) {
     cpu_relax();
-  if (atomic_load_explicit(&P.pending, memory_order_acquire) != 0) {
+    s = atomic_load_explicit(&P.state, memory_order_acquire);
+  }
+  if (s & INSIDE) {
     pthread_mutex_lock(&P.mu);
-    while (atomic_load_explicit(&P.pending, memory_order_acquire) != 0)
+    while (atomic_load_explicit(&P.state, memory_order_acquire) & INSIDE)
       pthread_cond_wait(&P.done, &P.mu);
     pthread_mutex_unlock(&P.mu);
   }
