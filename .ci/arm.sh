@@ -133,9 +133,9 @@ e2e=$root/src/e2e
 mkdir -p "$e2e"
 # x86 side: a wheel of the same sources (isolated build, like `pip install .`), unpacked
 # into a private directory so nothing installed on this machine is touched
-"$PY" -m pip wheel -q --no-deps -w "$tmp/whl" "$root/src/qengine" >/dev/null ||
+PIP_ROOT_USER_ACTION=ignore "$PY" -m pip wheel -q --no-deps -w "$tmp/whl" "$root/src/qengine" >/dev/null ||
   die "x86 wheel build"
-"$PY" -m pip install -q --no-deps --target "$tmp/x86" "$tmp"/whl/qengine-*.whl ||
+PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --no-deps --target "$tmp/x86" "$tmp"/whl/qengine-*.whl ||
   die "x86 wheel install"
 PYTHONPATH=$tmp/x86 "$PY" "$root/src/qengine/.ci/arm_e2e.py" make "$e2e" || die "e2e make"
 PYTHONPATH=$tmp/x86 "$PY" "$root/src/qengine/.ci/arm_e2e.py" run "$e2e" "$e2e/x86_64.npz" ||
@@ -146,7 +146,7 @@ for cpu in cortex-a72 cortex-a76; do
 done
 if "$PY" "$root/src/qengine/.ci/arm_e2e.py" compare "$e2e/x86_64.npz" "$e2e/cortex-a72.npz" \
     "$e2e/cortex-a76.npz" | tee "$tmp/e2e.log"; then :; else status=1; fi
-summary+=("e2e: $(tail -1 "$tmp/e2e.log")")
+summary+=("$(tail -1 "$tmp/e2e.log")")
 
 echo "== summary"
 echo "arm64 root: ${t_root} s, build in the root: ${t_build} s, e2e: $((SECONDS - t0)) s"
