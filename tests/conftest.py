@@ -1,15 +1,22 @@
+import os
+
 import numpy as np
 import pytest
 
 from qengine import kernels as K
 
 ALL_VARIANTS = ["scalar", "avx2", "avx512vnni", "neon", "neondot"]
+# QENGINE_TEST_ISA=neon,scalar limits the `isa` fixture to those variants (the slow
+# emulated ARM runs of .ci/arm.sh test one variant per run); unset = every variant.
+ONLY = [v for v in os.environ.get("QENGINE_TEST_ISA", "").replace(",", " ").split() if v]
 
 
 @pytest.fixture(params=ALL_VARIANTS)
 def isa(request):
     """Runs the test once per ISA variant; a variant this CPU lacks is skipped, not passed."""
     name = request.param
+    if ONLY and name not in ONLY:
+        pytest.skip(f"{name} not in QENGINE_TEST_ISA")
     if name not in K.isa()["available"]:
         pytest.skip(f"{name} is not available on this machine/build")
     with K.use_isa(name):

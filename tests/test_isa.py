@@ -55,3 +55,18 @@ def test_use_isa_restores_the_previous_variant():
     with K.use_isa("scalar"):
         assert K.isa()["selected"] == "scalar"
     assert K.isa()["selected"] == before
+
+
+@pytest.mark.skipif(not os.environ.get("QENGINE_EXPECT_BEST"),
+                    reason="QENGINE_EXPECT_BEST names the variant this CPU must select")
+def test_this_cpu_selects_the_expected_variant():
+    """Set by .ci/arm.sh per emulated CPU: cortex-a72 -> neon (no dot product), a76 -> neondot."""
+    want = os.environ["QENGINE_EXPECT_BEST"]
+    r = _python("from qengine import kernels as K; i = K.isa(); "
+                "print(i['selected'], ','.join(i['available']))", QENGINE_ISA="")
+    assert r.returncode == 0, r.stderr
+    selected, available = r.stdout.split()
+    assert selected == want
+    order = ["scalar", "neon", "neondot"] if "neon" in want else ["scalar", "avx2", "avx512vnni"]
+    better = order[order.index(want) + 1:]  # e.g. neondot on a Cortex-A72
+    assert not set(better) & set(available.split(",")), f"{available} lists a better variant"

@@ -1,6 +1,6 @@
 /* Plain-C check that every compiled, supported ISA variant of qe_conv2d equals the scalar
  * reference bit for bit, on random shapes (all paths, depthwise tails, multipliers, extreme
- * requantization). Used under qemu for the ARM variants: .ci/qemu-test-conv.sh. */
+ * requantization). Run natively and under qemu for the ARM variants by .ci/arm-kernels.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -88,16 +88,17 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
 int main(void) {
   static const size_t dims[] = {1, 2, 3, 5, 15, 16, 17, 31, 32, 33, 49, 64, 65, 130};
   static const int dens[] = {0, 1, 10, 50, 100};
-  int bad = 0, cases = 0;
+  int failed = 0, cases = 0;
   for (size_t i = 0; i < 14; i++)
     for (size_t d = 0; d < 5; d++) {
       const size_t m = dims[i], n = dims[(i * 5 + d) % 14], k = dims[(i * 3 + d * 7) % 14];
-      bad |= run_case(m, n, k, dens[d], 0);
-      bad |= run_case(n, k + 1, m + 2, dens[d], (int)(d == 4));
+      failed += run_case(m, n, k, dens[d], 0) != 0;
+      failed += run_case(n, k + 1, m + 2, dens[d], (int)(d == 4)) != 0;
       cases += 2;
     }
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
     if (qe_isa_supported(isa)) printf("variant %s: tested\n", qe_isa_name(isa));
-  printf("%d cases x (BR 1, 4) x threads 1..3: %s\n", cases, bad ? "FAILED" : "all identical");
-  return bad;
+  printf("(each case: every variant x (BR 1, 4) x threads 1..3 vs dense eq. 3 and 5)\n");
+  printf("%d passed, %d failed\n", cases - failed, failed);
+  return failed != 0;
 }

@@ -1,5 +1,5 @@
 /* Cross-variant check of the operator kernels in plain C, for machines (or emulators) where
- * the Python tests cannot run, e.g. the ARM builds under qemu (tests/native/run_qemu.sh).
+ * the Python tests cannot run, e.g. the ARM builds under qemu (.ci/arm-kernels.sh).
  * Every supported variant must give byte-identical outputs to the scalar one. Exit code 0
  * when all agree. */
 #include <math.h>
