@@ -10,7 +10,8 @@ of a short burst (>= 3 calls, ~10 ms); the table shows the median of the samples
 GOPS counts 2 operations per multiply-accumulate: 2 * M * N * K / time. The peak is the
 best of runs of qengine._native.peak_int8_gops (a loop of independent vpdpbusd zmm
 resp. vpmaddwd ymm) spread over the whole run: load can only make a peak look lower, so
-the best sample is the truest.
+the best sample is the truest. OPENBLAS_CORETYPE=Haswell makes numpy use OpenBLAS's AVX2
+kernels, as on a CPU without AVX-512 (the fair comparison for the avx2 variant).
 """
 import os
 import sys
