@@ -103,7 +103,9 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
 INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m128i shift) {
   const __m512i even = _mm512_mul_epi32(acc, m0);
   const __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m0);
-  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
+  /* high int32 of each product: odd ones are in place, even ones move down (a shift and a
+   * blend rather than a shuffle: port 5 is busy with the transposes) */
+  const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
   return _mm512_sra_epi32(_mm512_add_epi32(hi, rnd), shift);
 }
 
@@ -158,10 +160,11 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
   return v;
 }
 
-#define STORE_LANE(L)                                                                   \
-  for (size_t b = 0; b < 16; b++) {                                                     \
-    const size_t pos = 16 * (b >> 2) + 4 * (L) + (b & 3);                               \
-    if (pos < mt)                                                                       \
+
+#define STORE_LANE(L)                                                                    \
+  for (size_t b = 0; b < 16; b++) {                                                      \
+    const size_t pos = 16 * (b >> 2) + 4 * (L) + (b & 3);                                \
+    if (pos < mt)                                                                        \
       _mm_mask_storeu_epi8(c + pos * c_stride + n, mk, _mm512_extracti32x4_epi32(x[b], L)); \
   }
 
@@ -174,6 +177,7 @@ INLINE void tile(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
     for (size_t j = 0; j < 16; j++)
       x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p) : _mm512_setzero_si512();
     tr16x16_epi8_lanes(x);
+    /* lane l of x[b] is position 16 (b / 4) + 4 l + b % 4 (16 channels) */
     const __mmask16 mk = qe_mask16(nc);
     STORE_LANE(0)
     STORE_LANE(1)

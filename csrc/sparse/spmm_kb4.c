@@ -120,7 +120,7 @@ typedef struct {
   const qe_spmm_kb4_kernel* kern;
   qe_spmm_kb4_w W;
   qe_spmm_params p;
-  size_t m, a_stride, at_stride, c_stride, n_per_task, n_nchunks;
+  size_t m, a_stride, at_stride, c_stride, n_per_task, n_nchunks, nworkers;
   const int8_t* a;
   uint8_t* at;
   int8_t* c;
@@ -137,6 +137,22 @@ static void mm_task(void* ctx, size_t t) {
   const size_t n0 = nt * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
   const size_t mb = mt * M_TASK, me = QE_MIN(J->m, mb + M_TASK);
   J->kern->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
+}
+
+/* Worker w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
+ * worker's own slab of ceil(K/4) x 64 positions (L1/L2 resident) and used at once for all
+ * channels. */
+static void fused_task(void* ctx, size_t w) {
+  const job* J = (const job*)ctx;
+  const size_t mtasks = qe_div_up(J->m, M_TASK), stride = M_TASK * J->kern->elem;
+  uint8_t* slab = J->at + w * J->W.kblocks * stride;
+  for (size_t t = w; t < mtasks; t += J->nworkers) {
+    const size_t mb = t * M_TASK, mt = QE_MIN((size_t)M_TASK, J->m - mb);
+    if (J->W.kblocks)
+      J->kern->pack(0, mt, J->W.k, J->a + mb * J->a_stride, J->a_stride, slab, stride);
+    J->kern->mm(&J->W, 0, J->W.np, slab, stride, 0, mt, J->c + mb * J->c_stride, J->c_stride,
+                &J->p);
+  }
 }
 
 /* Every output is computed by one task with the same code whatever the split, and the
@@ -159,6 +175,11 @@ void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t 
   if (threads > 1 && mtasks < 4 * threads) chunks = QE_MIN(qe_div_up(4 * threads, mtasks), groups);
   J.n_per_task = qe_div_up(groups, chunks) * QE_KB4_NB;
   J.n_nchunks = qe_div_up(J.W.np, J.n_per_task);
+  if (J.n_nchunks == 1) {
+    J.nworkers = QE_MIN(threads, mtasks);
+    qe_parallel_for(num_threads, J.nworkers, fused_task, &J);
+    return;
+  }
   if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, pack_task, &J);
   qe_parallel_for(num_threads, mtasks * J.n_nchunks, mm_task, &J);
 }
