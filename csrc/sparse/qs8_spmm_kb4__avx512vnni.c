@@ -102,9 +102,9 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
  * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
 INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m128i shift) {
   const __m512i even = _mm512_mul_epi32(acc, m0);
-  const __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m0);
-  /* high int32 of each product: odd ones are in place, even ones move down (a shift and a
-   * blend rather than a shuffle: port 5 is busy with the transposes) */
+  /* odd lanes move down by a shuffle (port 5) and the high halves of the even products
+   * by a shift (port 0): the multiplies and shifts of port 0 are the bottleneck here */
+  const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
   const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
   return _mm512_sra_epi32(_mm512_add_epi32(hi, rnd), shift);
 }
