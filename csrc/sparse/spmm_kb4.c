@@ -20,6 +20,8 @@ const qe_spmm_kb4_kernel* qe_spmm_kb4_kernel_for(int isa) {
 #endif
 #ifdef QE_HAVE_NEONDOT
     case QE_ISA_NEONDOT: return &qe_spmm_kb4_kernel__neondot;
+#elif defined(QE_HAVE_NEON)
+    case QE_ISA_NEONDOT: return &qe_spmm_kb4_kernel__neon;
 #endif
     default: return NULL;
   }
