@@ -51,12 +51,20 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
                              size_t at_stride, size_t mb, size_t me, int8_t* c,
                              size_t c_stride, const qe_spmm_params* p);
 
+/* Channels [n0, n1) of one activation row (M < QE_KB4_MV_MAX_M): arow holds the row's K
+ * bytes zero padded to 4 ceil(K/4) (the driver copies it), crow the output row. */
+typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
+                             int8_t* crow, const qe_spmm_params* p);
+
+#define QE_KB4_MV_MAX_M 4 /* below this many rows, kernels with an mv run it per row */
+
 struct qe_spmm_kb4_kernel {
   const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */
   int isa;
   uint32_t elem;    /* bytes of `at` per position and k-block */
   qe_kb4_pack_fn pack;
   qe_kb4_mm_fn mm;
+  qe_kb4_mv_fn mv;  /* NULL: small M runs mm on a padded tile */
 };
 
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;

@@ -179,4 +179,4 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2 = {
-    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm};
+    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, NULL};

@@ -202,5 +202,83 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
   }
 }
 
+/* v[j] (16 partial sums of row j) -> one vector of the 16 row sums, in order: pairs of rows
+ * interleave and add, then quads, then the 128-bit lanes (45 instructions for 16 rows). */
+INLINE __m512i reduce16(const __m512i v[16]) {
+  __m512i s1[8], s2[4];
+  for (int i = 0; i < 8; i++)
+    s1[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 4; i++) /* lane L of s2[i]: rows 4i..4i+3, partial sums of lane L */
+    s2[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s1[2 * i], s1[2 * i + 1]),
+                             _mm512_unpackhi_epi64(s1[2 * i], s1[2 * i + 1]));
+  const __m512i x = _mm512_add_epi32(_mm512_shuffle_i32x4(s2[0], s2[1], 0x88),
+                                     _mm512_shuffle_i32x4(s2[0], s2[1], 0xDD));
+  const __m512i y = _mm512_add_epi32(_mm512_shuffle_i32x4(s2[2], s2[3], 0x88),
+                                     _mm512_shuffle_i32x4(s2[2], s2[3], 0xDD));
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88), _mm512_shuffle_i32x4(x, y, 0xDD));
+}
+
+/* Matrix-vector (M < 4), 16 channels at a time: for each channel, 16 blocks per step, their
+ * activation dwords gathered from the row (^ 0x80 after the gather, so the u8 bias applies)
+ * and one vpdpbusd by the 16 blocks' weights (masked lanes load nothing and multiply weight
+ * 0); the 16 channels' partial sums are reduced together and requantized as one vector
+ * (per-channel m0/sh; the exact 32-bit form when every sh is in [33, 54], else eq. 5 per
+ * channel in scalar code). */
+static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow, int8_t* crow,
+               const qe_spmm_params* p) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  for (size_t g = n0; g < n1; g += 16) {
+    const size_t nc = QE_MIN((size_t)16, n1 - g);
+    __m512i v[16];
+    for (size_t j = 0; j < 16; j++) {
+      const size_t n = g + j; /* channels past N have no blocks (ptr padded) */
+      const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
+      const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+      __m512i acc = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+      size_t i = 0;
+      for (; i + 32 <= cnt; i += 32) {
+        const __m512i x0 = _mm512_i32gather_epi32(_mm512_loadu_si512(kb + i), arow, 4);
+        const __m512i x1 = _mm512_i32gather_epi32(_mm512_loadu_si512(kb + i + 16), arow, 4);
+        acc = dpbusd(acc, _mm512_xor_si512(x0, flip), _mm512_loadu_si512(wv + i));
+        acc1 = dpbusd(acc1, _mm512_xor_si512(x1, flip), _mm512_loadu_si512(wv + i + 16));
+      }
+      for (; i < cnt; i += 16) {
+        const __mmask16 mk = qe_mask16(cnt - i);
+        const __m512i x = _mm512_mask_i32gather_epi32(
+            _mm512_setzero_si512(), mk, _mm512_maskz_loadu_epi32(mk, kb + i), arow, 4);
+        acc = dpbusd(acc, _mm512_xor_si512(x, flip), _mm512_maskz_loadu_epi32(mk, wv + i));
+      }
+      v[j] = _mm512_add_epi32(acc, acc1);
+    }
+    const __m512i sum = _mm512_add_epi32(reduce16(v), _mm512_loadu_si512(W->bias_u8 + g));
+    const __m512i sh = _mm512_loadu_si512(W->sh + g);
+    const __mmask16 mk = qe_mask16(nc);
+    if ((_mm512_cmpge_epi32_mask(sh, _mm512_set1_epi32(33)) &
+         _mm512_cmple_epi32_mask(sh, _mm512_set1_epi32(54))) == 0xFFFF) {
+      /* channels past N have sh = 1: they take the scalar path, but only when nc < 16 */
+      const __m512i m0 = _mm512_loadu_si512(W->m0 + g);
+      const __m512i s32 = _mm512_sub_epi32(sh, _mm512_set1_epi32(32));
+      const __m512i rnd = _mm512_add_epi32(
+          _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(sh, _mm512_set1_epi32(33))),
+          _mm512_sllv_epi32(_mm512_set1_epi32(p->zo), s32));
+      const __m512i even = _mm512_mul_epi32(sum, m0);
+      const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(sum, (_MM_PERM_ENUM)0xF5),
+                                           _mm512_shuffle_epi32(m0, (_MM_PERM_ENUM)0xF5));
+      const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+      __m512i y = _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), s32);
+      y = _mm512_min_epi32(_mm512_max_epi32(y, _mm512_set1_epi32(p->qmin)),
+                           _mm512_set1_epi32(p->qmax));
+      _mm_mask_storeu_epi8(crow + g, mk, _mm512_cvtepi32_epi8(y));
+    } else {
+      int32_t acc[16];
+      _mm512_storeu_si512(acc, sum);
+      for (size_t j = 0; j < nc; j++)
+        crow[g + j] = (int8_t)qe_requant(acc[j], W->m0[g + j], W->sh[g + j], p->zo, p->qmin,
+                                         p->qmax);
+    }
+  }
+}
+
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni = {
-    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm};
+    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv};

@@ -98,6 +98,7 @@ void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, 
 
 size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m) {
   const qe_spmm_kb4_header* h = (const qe_spmm_kb4_header*)packed;
+  if (kern->mv && m < QE_KB4_MV_MAX_M) return m * h->kblocks * 4 + 64;
   return h->kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem + 64;
 }
 
@@ -131,6 +132,14 @@ typedef struct {
 static void pack_task(void* ctx, size_t t) {
   const job* J = (const job*)ctx;
   J->kern->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
+}
+
+static void mv_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  const size_t row = t / J->n_nchunks, nt = t % J->n_nchunks;
+  const size_t n0 = nt * J->n_per_task, n1 = QE_MIN(J->W.n, n0 + J->n_per_task);
+  J->kern->mv(&J->W, n0, n1, (const int8_t*)J->at + row * J->W.kblocks * 4,
+              J->c + row * J->c_stride, &J->p);
 }
 
 static void mm_task(void* ctx, size_t t) {
@@ -168,10 +177,25 @@ void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t 
   J.kern = kern;
   J.p.zo = zo, J.p.qmin = qmin, J.p.qmax = qmax;
   J.m = m, J.a = a, J.a_stride = a_stride, J.c = c, J.c_stride = c_stride;
+  const size_t threads = (size_t)QE_MAX(num_threads, 1);
+  J.at = (uint8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  if (kern->mv && m < QE_KB4_MV_MAX_M) {
+    /* matrix-vector: each row copied once, zero padded to whole k-blocks */
+    const size_t kp = J.W.kblocks * 4;
+    for (size_t i = 0; i < m; i++) {
+      memcpy(J.at + i * kp, a + i * a_stride, J.W.k);
+      memset(J.at + i * kp + J.W.k, 0, kp - J.W.k);
+    }
+    const size_t chunks = QE_MIN(QE_MAX(qe_div_up(J.W.n, 64), threads > 1 ? 4 * threads : 1),
+                                 J.W.np / QE_KB4_NB);
+    J.n_per_task = qe_div_up(J.W.np / QE_KB4_NB, chunks) * QE_KB4_NB;
+    J.n_nchunks = qe_div_up(J.W.n, J.n_per_task);
+    qe_parallel_for(num_threads, m * J.n_nchunks, mv_task, &J);
+    return;
+  }
   const size_t mp = qe_round_up(m, QE_KB4_MP);
   J.at_stride = mp * kern->elem;
-  J.at = (uint8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  const size_t threads = (size_t)QE_MAX(num_threads, 1), mtasks = mp / M_TASK;
+  const size_t mtasks = mp / M_TASK;
   const size_t groups = J.W.np / QE_KB4_NB;
   size_t chunks = 1;
   if (threads > 1 && mtasks < 4 * threads) chunks = QE_MIN(qe_div_up(4 * threads, mtasks), groups);
