@@ -178,5 +178,42 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
   }
 }
 
+/* Matrix-vector (M < 4): 8 blocks of a channel per step, their activation dwords gathered
+ * from the (signed) row, both operands widened to int16 and multiplied with vpmaddwd (a
+ * masked gather and load leave the lanes past the channel's blocks at 0). */
+static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow, int8_t* crow,
+               const qe_spmm_params* p) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (size_t n = n0; n < n1; n++) {
+    const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
+    const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t i = 0; i < cnt; i += 8) {
+      __m256i x, w;
+      if (i + 8 <= cnt) {
+        const __m256i idx = _mm256_loadu_si256((const __m256i*)(kb + i));
+        x = _mm256_i32gather_epi32((const int*)arow, idx, 4);
+        w = _mm256_loadu_si256((const __m256i*)(wv + i));
+      } else {
+        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(cnt - i)), lanes);
+        x = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int*)arow,
+                                        _mm256_maskload_epi32(kb + i, mk), mk, 4);
+        w = _mm256_maskload_epi32(wv + i, mk);
+      }
+      const __m128i xl = _mm256_castsi256_si128(x), xh = _mm256_extracti128_si256(x, 1);
+      const __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
+      acc = _mm256_add_epi32(
+          acc, _mm256_madd_epi16(_mm256_cvtepi8_epi16(xl), _mm256_cvtepi8_epi16(wl)));
+      acc = _mm256_add_epi32(
+          acc, _mm256_madd_epi16(_mm256_cvtepi8_epi16(xh), _mm256_cvtepi8_epi16(wh)));
+    }
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    const int32_t s = qe_wrap_add(_mm_cvtsi128_si32(s4), W->bias[n]);
+    crow[n] = (int8_t)qe_requant(s, W->m0[n], W->sh[n], p->zo, p->qmin, p->qmax);
+  }
+}
+
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2 = {
-    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, NULL};
+    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, mv};

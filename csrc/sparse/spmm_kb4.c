@@ -113,7 +113,8 @@ void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size
       if (i < m && kb < kfull) {
         memcpy(d, src + 4 * kb, 4);
       } else {
-        for (size_t j = 0; j < 4; j++) d[j] = i < m && 4 * kb + j < k ? (uint8_t)src[4 * kb + j] : 0;
+        for (size_t j = 0; j < 4; j++)
+          d[j] = i < m && 4 * kb + j < k ? (uint8_t)src[4 * kb + j] : 0;
       }
     }
   }

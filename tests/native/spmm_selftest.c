@@ -1,7 +1,7 @@
 /* Cross-variant self-test of the sparse kernels from plain C, for targets where the Python
  * tests cannot run (ARM under qemu, see tests/native/run_arm.sh). Every compiled variant
- * this CPU supports, BR = 1 and 4 and the K-blocked 1x4 format, threads 1..3, against a dense evaluation of eq. 3 and
- * eq. 5 written here in 64-bit arithmetic. Exit status 0 when all outputs are identical. */
+ * this CPU supports, BR = 1 and 4 and the K-blocked 1x4 format, threads 1..3, against a
+ * dense evaluation of eq. 3 and eq. 5 written here in 64-bit arithmetic. Exit status 0 when all outputs are identical. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +93,8 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
         for (size_t i = 0; i < 4 && 4 * kb + i < k; i++) any |= w[j * k + 4 * kb + i] != 0;
         if (!any) continue;
         idx[nb] = (int32_t)kb;
-        for (size_t i = 0; i < 4 && 4 * kb + i < k; i++) vals[4 * nb + i] = w[j * k + 4 * kb + i];
+        for (size_t i = 0; i < 4 && 4 * kb + i < k; i++)
+          vals[4 * nb + i] = w[j * k + 4 * kb + i];
         nb++;
       }
       ptr[j + 1] = (int32_t)nb;
@@ -137,6 +138,7 @@ int main(void) {
     }
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
     if (qe_isa_supported(isa)) printf("variant %s: tested\n", qe_isa_name(isa));
-  printf("%d cases x (BR 1, 4, K-blocked 1x4) x threads 1..3: %s\n", cases, bad ? "FAILED" : "all identical");
+  printf("%d cases x (BR 1, 4, K-blocked 1x4) x threads 1..3: %s\n", cases,
+         bad ? "FAILED" : "all identical");
   return bad;
 }
