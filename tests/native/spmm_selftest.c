@@ -1,7 +1,8 @@
 /* Cross-variant self-test of the sparse kernels from plain C, for targets where the Python
  * tests cannot run (ARM under qemu, see tests/native/run_arm.sh). Every compiled variant
  * this CPU supports, BR = 1 and 4 and the K-blocked 1x4 format, threads 1..3, against a
- * dense evaluation of eq. 3 and eq. 5 written here in 64-bit arithmetic. Exit status 0 when all outputs are identical. */
+ * dense evaluation of eq. 3 and eq. 5 written here in 64-bit arithmetic. Exit status 0
+ * when all outputs are identical. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
