@@ -100,13 +100,14 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
 
 /* eq. 5 for 33 <= sh <= 54: the high int32 of acc * m0 plus 2^(sh-33) + zo 2^(sh-32),
  * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
-INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m128i shift) {
+INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
   const __m512i even = _mm512_mul_epi32(acc, m0);
   /* odd lanes move down by a shuffle (port 5) and the high halves of the even products
    * by a shift (port 0): the multiplies and shifts of port 0 are the bottleneck here */
   const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
   const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-  return _mm512_sra_epi32(_mm512_add_epi32(hi, rnd), shift);
+  /* vpsravd by a broadcast count: one port-0 uop (vpsrad by an xmm count is two, p0 + p5) */
+  return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), shift);
 }
 
 INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
@@ -146,7 +147,7 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
     const __m512i m0 = _mm512_set1_epi32(W->m0[n]);
     const __m512i rnd = _mm512_set1_epi32(
         (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
-    const __m128i shift = _mm_cvtsi32_si128(sh - 32);
+    const __m512i shift = _mm512_set1_epi32(sh - 32);
     for (size_t g = 0; g < G; g++)
       y[g] = requant_high(_mm512_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
   } else {
