@@ -10,7 +10,7 @@ by non-negative least squares (docs/SPARSE.md, "Cost model"):
   sparse, M < 4:   t = c_mv_pair * M*P + c_mv_out * M*N
   1x4, M >= 4:     t = c_call + c_pack * Mq*K + c_out * Mq*N + c_blk * Mq*B   Mq = round_up(M, 16)
   1x4, M < 4:      t = c_call + c_mv_blk * M*B + c_mv_out * M*N
-  dense:           t = c_call + c_mac * M*N*K + c_dout * M*N
+  dense:           t = c_call + c_mac * M*Np*Kp + c_dout * M*Np   (N, K padded to the tile)
 
 P is the number of packed pairs of blocks (K.pack_spmm(...).npairs), B the number of 1x4
 blocks (K.pack_spmm(..., block="1x4").nblocks): (1 - s) N ceil(K/4) for 1x4-block pruning
@@ -19,6 +19,7 @@ both kinds of pruning. Prints the constants (ns), the model's median and worst r
 error, and the predicted crossover sparsity per layer.
 """
 import argparse
+import re
 import time
 
 import numpy as np
@@ -95,9 +96,10 @@ def main(argv=None):
                                                c_mv_out=m * n))
         pd = K.pack_gemm(make_layer(rng, m, n, k, 0.0)[1], bias, m0, sh)
         a = make_layer(rng, m, n, k, 0.0)[0]
+        npad, kpad = dense_padded(pd.kernel_name, n, k)
         rows["dense"].append(dict(name=name, t=median_ms(lambda: pd.run(a, 0, -128, 127, 1),
                                                          max(3, args.reps // 4)) * 1e6,
-                                  c_call=1, c_mac=m * n * k, c_dout=m * n))
+                                  c_call=1, c_mac=m * npad * kpad, c_dout=m * npad))
     print(f"ISA {K.isa()['selected']}; dense kernel {pd.kernel_name}; times in ns")
     models = {}
     for fmt, cols in (("csr", ["c_in", "c_out", "c_pair"]), ("bsr4", ["c_in", "c_out", "c_pair"]),
@@ -121,7 +123,8 @@ def main(argv=None):
         if "dense" not in models:
             continue
         d = models["dense"]
-        dense = d["c_call"] + d["c_mac"] * m * n * k + d["c_dout"] * m * n
+        npad, kpad = dense_padded(pd.kernel_name, n, k)
+        dense = d["c_call"] + d["c_mac"] * m * npad * kpad + d["c_dout"] * m * npad
         line = f"  {name:16s} ({m}, {n}, {k}):"
         if m >= 4 and "csr" in models:
             mp = -(-m // 32) * 32
@@ -135,6 +138,13 @@ def main(argv=None):
             s_blk, s_uns = kb4_crossover(kbm, dense, m, n, k)
             line += f" 1x4 from {_pct(s_blk)} (1x4-block pruning), {_pct(s_uns)} (unstructured)"
         print(line)
+
+
+def dense_padded(kernel_name, n, k):
+    """N and K rounded up to the dense kernel's tile (qe_qs8_gemm_minmax_<MR>x<NR>c<KR>)."""
+    t = re.search(r"_(\d+)x(\d+)c(\d+)__", kernel_name)
+    nr, kr = (int(t.group(2)), int(t.group(3))) if t else (1, 1)
+    return -(-n // nr) * nr, -(-k // kr) * kr
 
 
 def _pct(s):
