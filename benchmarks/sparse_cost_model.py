@@ -1,4 +1,4 @@
-"""Fit the cost model the converter uses to choose dense, CSR or 4x1 BSR per layer.
+"""Fit the cost model the converter uses to choose dense, CSR, 4x1 BSR or 1x4 K-blocks.
 
     python -m benchmarks.sparse_cost_model [--reps 21] [--isa NAME]
 
@@ -8,13 +8,18 @@ by non-negative least squares (docs/SPARSE.md, "Cost model"):
 
   sparse, M >= 4:  t = c_in * Mp*K + c_out * Mp*N + c_pair * Mp*P        Mp = round_up(M, 32)
   sparse, M < 4:   t = c_mv_pair * M*P + c_mv_out * M*N
-  dense:           t = c_mac * M*N*K + c_dout * M*N
+  1x4, M >= 4:     t = c_call + c_pack * Mq*K + c_out * Mq*N + c_blk * Mq*B   Mq = round_up(M, 16)
+  1x4, M < 4:      t = c_call + c_mv_blk * M*B + c_mv_out * M*N
+  dense:           t = c_call + c_mac * M*Np*Kp + c_dout * M*Np   (N, K padded to the tile)
 
-P is the number of packed pairs of blocks (K.pack_spmm(...).npairs). Prints the constants
-(ns), the model's median and worst relative error, and the predicted crossover sparsity of
-CSR and BSR per layer.
+P is the number of packed pairs of blocks (K.pack_spmm(...).npairs), B the number of 1x4
+blocks (K.pack_spmm(..., block="1x4").nblocks): (1 - s) N ceil(K/4) for 1x4-block pruning
+at sparsity s, N ceil(K/4) (1 - s^4) for unstructured pruning. The 1x4 rows are fitted on
+both kinds of pruning. Prints the constants (ns), the model's median and worst relative
+error, and the predicted crossover sparsity per layer.
 """
 import argparse
+import re
 import time
 
 import numpy as np
@@ -58,7 +63,8 @@ def main(argv=None):
         forced.__enter__()
     rng = np.random.default_rng(0)
     sparsities = [float(s) for s in args.sparsity.split(",")]
-    rows = {"csr": [], "bsr4": [], "mv_csr": [], "mv_bsr4": [], "dense": []}
+    rows = {"csr": [], "bsr4": [], "mv_csr": [], "mv_bsr4": [], "dense": [], "kb4": [],
+            "mv_kb4": []}
     shapes = load_shapes()
     for name, m, n, k in shapes:
         mp = -(-m // 32) * 32
@@ -76,16 +82,32 @@ def main(argv=None):
                 else:
                     rows["mv_" + fmt].append(dict(name=name, s=s, t=t, c_mv_pair=m * P,
                                                   c_mv_out=m * n))
+            mq = -(-m // 16) * 16
+            ws = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), s)
+            for wk in (w, ws):
+                pk = K.pack_spmm(*K.dense_to_csr(wk), k, bias, m0, sh, block="1x4")
+                t = median_ms(lambda: pk.run(a, 0, -128, 127, 1, out=out), args.reps) * 1e6
+                B = pk.nblocks
+                if m >= 4:
+                    rows["kb4"].append(dict(name=name, s=s, t=t, c_call=1, c_pack=mq * k,
+                                            c_out=mq * n, c_blk=mq * B))
+                else:
+                    rows["mv_kb4"].append(dict(name=name, s=s, t=t, c_call=1, c_mv_blk=m * B,
+                                               c_mv_out=m * n))
         pd = K.pack_gemm(make_layer(rng, m, n, k, 0.0)[1], bias, m0, sh)
         a = make_layer(rng, m, n, k, 0.0)[0]
+        npad, kpad = dense_padded(pd.kernel_name, n, k)
         rows["dense"].append(dict(name=name, t=median_ms(lambda: pd.run(a, 0, -128, 127, 1),
                                                          max(3, args.reps // 4)) * 1e6,
-                                  c_mac=m * n * k, c_dout=m * n))
+                                  c_call=1, c_mac=m * npad * kpad, c_dout=m * npad))
     print(f"ISA {K.isa()['selected']}; dense kernel {pd.kernel_name}; times in ns")
     models = {}
     for fmt, cols in (("csr", ["c_in", "c_out", "c_pair"]), ("bsr4", ["c_in", "c_out", "c_pair"]),
                       ("mv_csr", ["c_mv_pair", "c_mv_out"]),
-                      ("mv_bsr4", ["c_mv_pair", "c_mv_out"]), ("dense", ["c_mac", "c_dout"])):
+                      ("mv_bsr4", ["c_mv_pair", "c_mv_out"]),
+                      ("kb4", ["c_call", "c_pack", "c_out", "c_blk"]),
+                      ("mv_kb4", ["c_call", "c_mv_blk", "c_mv_out"]),
+                      ("dense", ["c_call", "c_mac", "c_dout"])):
         if len(rows[fmt]) < len(cols):
             continue
         coef, med, worst = fit(rows[fmt], cols)
@@ -93,20 +115,58 @@ def main(argv=None):
         consts = ", ".join(f"{c} = {v:.4g}" for c, v in coef.items())
         print(f"{fmt:8s} {consts}   (error median {med:.0%}, worst {worst:.0%})")
     if args.dense_c_mac is not None:
-        models["dense"] = {"c_mac": args.dense_c_mac, "c_dout": 0.0}
+        models["dense"] = {"c_call": 0.0, "c_mac": args.dense_c_mac, "c_dout": 0.0}
     d = models["dense"]
     print(f"\npredicted crossover sparsity vs dense with c_mac = {d['c_mac']:.4g} ns, "
           f"c_dout = {d['c_dout']:.4g} ns (P ~ (1 - s) N K / 2 for CSR):")
     for name, m, n, k in shapes:
-        if m < 4 or "csr" not in models or "dense" not in models:
+        if "dense" not in models:
             continue
-        mp = -(-m // 32) * 32
-        c, d = models["csr"], models["dense"]
-        dense = d["c_mac"] * m * n * k + d["c_dout"] * m * n
-        fixed = c["c_in"] * mp * k + c["c_out"] * mp * n
-        per_density = c["c_pair"] * mp * n * k / 2
-        s = 1 - (dense - fixed) / per_density if per_density else 1.0
-        print(f"  {name:16s} ({m}, {n}, {k}): CSR from {max(s, 0.0):.0%}")
+        d = models["dense"]
+        npad, kpad = dense_padded(pd.kernel_name, n, k)
+        dense = d["c_call"] + d["c_mac"] * m * npad * kpad + d["c_dout"] * m * npad
+        line = f"  {name:16s} ({m}, {n}, {k}):"
+        if m >= 4 and "csr" in models:
+            mp = -(-m // 32) * 32
+            c = models["csr"]
+            fixed = c["c_in"] * mp * k + c["c_out"] * mp * n
+            per_density = c["c_pair"] * mp * n * k / 2
+            s = 1 - (dense - fixed) / per_density if per_density else 1.0
+            line += f" CSR from {_pct(s)};"
+        kbm = models.get("kb4" if m >= 4 else "mv_kb4")
+        if kbm:
+            s_blk, s_uns = kb4_crossover(kbm, dense, m, n, k)
+            line += f" 1x4 from {_pct(s_blk)} (1x4-block pruning), {_pct(s_uns)} (unstructured)"
+        print(line)
+
+
+def dense_padded(kernel_name, n, k):
+    """N and K rounded up to the dense kernel's tile (qe_qs8_gemm_minmax_<MR>x<NR>c<KR>)."""
+    t = re.search(r"_(\d+)x(\d+)c(\d+)__", kernel_name)
+    nr, kr = (int(t.group(2)), int(t.group(3))) if t else (1, 1)
+    return -(-n // nr) * nr, -(-k // kr) * kr
+
+
+def _pct(s):
+    return "never" if s >= 1.0 else f"{max(s, 0.0):.0%}"
+
+
+def kb4_crossover(c, t_dense, m, n, k):
+    """Sparsity from which the 1x4 kernel beats t_dense: for 1x4-block pruning
+    (B = (1 - s) N Kb) and for unstructured pruning (B = (1 - s^4) N Kb)."""
+    kb = -(-k // 4)
+    if m >= 4:
+        mq = -(-m // 16) * 16
+        fixed = c["c_call"] + c["c_pack"] * mq * k + c["c_out"] * mq * n
+        per_block = c["c_blk"] * mq
+    else:
+        fixed = c["c_call"] + c["c_mv_out"] * m * n
+        per_block = c["c_mv_blk"] * m
+    density = (t_dense - fixed) / (per_block * n * kb) if per_block * n * kb else 1.0
+    if density <= 0:
+        return 1.0, 1.0
+    density = min(density, 1.0)
+    return 1 - density, (1 - density) ** 0.25
 
 
 if __name__ == "__main__":

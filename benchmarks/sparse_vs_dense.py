@@ -1,4 +1,4 @@
-"""Sparse (CSR and 4x1 BSR) vs our dense int8 GEMM vs scipy.sparse float32, side by side.
+"""Sparse (CSR, 4x1 BSR, K-blocked 1x4) vs our dense int8 GEMM vs scipy.sparse float32.
 
     python -m benchmarks.sparse_vs_dense [--reps 15] [--threads 1] [--isa NAME]
                                          [--sparsity 0.5,0.7,0.8,0.9,0.95] [--only NAME,...]
@@ -8,11 +8,16 @@ sparsity, the weights are pruned at random (unstructured, as magnitude pruning g
 packed once; each rep times one call of every method in turn (interleaved, so machine
 noise hits all alike) and the table shows medians in ms:
   csr    K.pack_spmm(..., block=1).run      bsr4  K.pack_spmm(..., block=4).run
+  kb4    K.pack_spmm(..., block="1x4").run  (the unstructured weights, zero-padded blocks)
+  kb4s   the same kernel on weights pruned in 1x4 K-blocks (K.kblock_prune) to the same
+         sparsity: what block-structured pruning buys
   dense  K.pack_gemm(...).run               scipy W_csr @ X.T, float32, one thread
   blas32 X @ W.T in float32 by numpy's BLAS on one thread: what a tuned dense SIMD kernel
          does (an int8 VNNI kernel should be faster still), for context
 Crossover: the lowest sparsity of the sweep from which the best sparse format stays faster
-than dense (interpolated linearly between sweep points; "<s0" = faster at every point).
+than dense (interpolated linearly between sweep points; "<s0" = faster at every point),
+for unstructured pruning (best of csr, bsr4, kb4) and for 1x4 block pruning (kb4s).
+"sp" = best unstructured; x columns are speed-ups (dense or scipy time / sparse time).
 """
 import argparse
 import os
@@ -91,18 +96,22 @@ def main(argv=None):
           f"medians in ms; {os.cpu_count()} CPUs")
     dense_name = K.pack_gemm(np.ones((1, 1), np.int8), [0], [2**30], [1]).kernel_name
     print(f"dense kernel: {dense_name}")
-    head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>8s} {'bsr4':>8s} "
-            f"{'dense':>8s} {'scipy':>8s} {'blas32':>8s} {'dense/sp':>8s} {'scipy/sp':>8s}")
+    head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>7s} {'bsr4':>7s} "
+            f"{'kb4':>7s} {'kb4s':>7s} {'dense':>7s} {'scipy':>7s} {'blas32':>7s} "
+            f"{'dense/sp':>8s} {'dense/kb4s':>10s} {'scipy/sp':>8s}")
     print(head)
     print("-" * len(head))
     summary = []
     for name, m, n, k in load_shapes(set(args.only.split(",")) - {""}):
-        best, dense_col = [], []
+        best, blocked, dense_col = [], [], []
         for s in sparsities:
             a, w, bias, m0, sh = make_layer(rng, m, n, k, s)
             csr = K.dense_to_csr(w)
             p1 = K.pack_spmm(*csr, k, bias, m0, sh, block=1)
             p4 = K.pack_spmm(*csr, k, bias, m0, sh, block=4)
+            pk = K.pack_spmm(*csr, k, bias, m0, sh, block="1x4")
+            ws = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), s)
+            pks = K.pack_spmm(*K.dense_to_csr(ws), k, bias, m0, sh, block="1x4")
             pd = K.pack_gemm(w, bias, m0, sh)
             wf = sp.csr_matrix(w.astype(np.float32))
             xt = np.ascontiguousarray(a.T.astype(np.float32))
@@ -111,20 +120,25 @@ def main(argv=None):
             t = time_interleaved({
                 "csr": lambda: p1.run(a, 0, -128, 127, th),
                 "bsr4": lambda: p4.run(a, 0, -128, 127, th),
+                "kb4": lambda: pk.run(a, 0, -128, 127, th),
+                "kb4s": lambda: pks.run(a, 0, -128, 127, th),
                 "dense": lambda: pd.run(a, 0, -128, 127, th),
                 "scipy": lambda: wf @ xt,
                 "blas32": lambda: af @ wt,
             }, args.reps)
-            sparse = min(t["csr"], t["bsr4"])
+            sparse = min(t["csr"], t["bsr4"], t["kb4"])
             best.append(sparse)
+            blocked.append(t["kb4s"])
             dense_col.append(t["dense"])
-            print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:8.3f} {t['bsr4']:8.3f} "
-                  f"{t['dense']:8.3f} {t['scipy']:8.3f} {t['blas32']:8.3f} {t['dense'] / sparse:7.1f}x "
+            print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:7.3f} {t['bsr4']:7.3f} "
+                  f"{t['kb4']:7.3f} {t['kb4s']:7.3f} {t['dense']:7.3f} {t['scipy']:7.3f} "
+                  f"{t['blas32']:7.3f} {t['dense'] / sparse:7.2f}x {t['dense'] / t['kb4s']:9.2f}x "
                   f"{t['scipy'] / sparse:7.1f}x", flush=True)
-        summary.append((name, m, n, k, crossover(sparsities, best, dense_col)))
-    print("\ncrossover sparsity (best sparse format faster than dense from here on):")
-    for name, m, n, k, x in summary:
-        print(f"  {name:16s} ({m}, {n}, {k}): {x}")
+        summary.append((name, m, n, k, crossover(sparsities, best, dense_col),
+                        crossover(sparsities, blocked, dense_col)))
+    print("\ncrossover sparsity (faster than dense from here on): unstructured | 1x4 blocks")
+    for name, m, n, k, x, xb in summary:
+        print(f"  {name:16s} ({m}, {n}, {k}): {x:>5s} | {xb:>5s}")
 
 
 if __name__ == "__main__":

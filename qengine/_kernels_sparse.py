@@ -2,7 +2,9 @@
 
 Weights W [N, K] come as CSR over output channels (`indptr` int32 [N+1], `indices`
 uint16 when K < 65536 else int32, `values` int8 in [-127, 127]) or as the blocked 4x1
-format (BSR: blocks of 4 consecutive output channels sharing a column). Every structure
+format (BSR: blocks of 4 consecutive output channels sharing a column), or as the
+K-blocked 1x4 format ("kblock": blocks of 4 consecutive input channels of one output
+channel, the unit of one vpdpbusd / vdotq_s32; the fastest on x86). Every structure
 is checked here before a pointer reaches C: a malformed matrix is a ValueError."""
 import numbers
 
@@ -11,10 +13,12 @@ import numpy as np
 from qengine import _native
 from qengine import _validate as V
 
-__all__ = ["spmm_csr", "pack_spmm", "pack_spmm_bsr", "dense_to_csr", "csr_to_bsr",
-           "sparse_storage", "SPMM_BLOCKS"]
+__all__ = ["spmm_csr", "pack_spmm", "pack_spmm_bsr", "pack_spmm_kblock", "dense_to_csr",
+           "csr_to_bsr", "csr_to_kblock", "dense_to_kblock", "kblock_prune",
+           "sparse_storage", "SPMM_BLOCKS", "SPMM_FORMATS"]
 
 SPMM_BLOCKS = (1, 4)  # block heights the kernels implement: 1 = CSR, 4 = 4x1 BSR
+SPMM_FORMATS = (1, 4, "1x4")  # pack_spmm(block=...): CSR, 4x1 BSR, K-blocked 1x4
 
 
 def _index_array(name, x, k):
@@ -86,11 +90,12 @@ def _pack(ptr, idx, vals, n, k, block, bias, m0, sh):
 
 def pack_spmm(indptr, indices, values, k, bias, m0, sh, block=1):
     """Pack CSR weights W [N, k] (N = len(indptr) - 1) with bias/m0/sh once. block=1 runs
-    the CSR kernels, block=4 regroups into 4x1 blocks first (see csr_to_bsr). The result's
+    the CSR kernels, block=4 regroups into 4x1 blocks first (see csr_to_bsr), block="1x4"
+    into K-blocked 1x4 blocks (see csr_to_kblock). The result's
     .run(a, zo, qmin, qmax, num_threads) is what the runtime calls."""
     k = _check_k(k)
-    if block not in SPMM_BLOCKS:
-        raise ValueError(f"block must be one of {SPMM_BLOCKS}, got {block!r}")
+    if block not in SPMM_FORMATS or isinstance(block, bool):
+        raise ValueError(f"block must be one of {SPMM_FORMATS}, got {block!r}")
     indices = _index_array("indices", indices, k)
     if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
         raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
@@ -99,6 +104,8 @@ def pack_spmm(indptr, indices, values, k, bias, m0, sh, block=1):
     values = _weights("values", values, indices.shape)
     if block == 1:
         return _pack(indptr, indices, values, n, k, 1, bias, m0, sh)
+    if block == "1x4":
+        return _pack_kb4(*_csr_to_kblock(indptr, indices, values, n, k), n, k, bias, m0, sh)
     bptr, bidx, bvals = _csr_to_bsr(indptr, indices, values, n, k, block)
     return _pack(bptr, bidx, bvals, n, k, block, bias, m0, sh)
 
@@ -175,8 +182,9 @@ def csr_to_bsr(indptr, indices, values, k, block=4):
 
 
 def sparse_storage(w):
-    """Bytes to store dense int8 W [N, K] as dense, CSR and 4x1 BSR (arrays of DESIGN.md
-    §3, without bias/m0/sh which every format stores alike), with nnz and block counts."""
+    """Bytes to store dense int8 W [N, K] as dense, CSR, 4x1 BSR and K-blocked 1x4
+    (arrays of DESIGN.md §3, without bias/m0/sh which every format stores alike), with nnz
+    and block counts."""
     w = V.int8_array("w", w, 2, weights=True)
     n, k = w.shape
     ib = 2 if k < 65536 else 4
@@ -184,7 +192,103 @@ def sparse_storage(w):
     pad = np.zeros((-(-n // 4) * 4, k), bool)
     pad[:n] = w != 0
     blocks = int(pad.reshape(-1, 4, k).any(axis=1).sum())
+    kbs = -(-k // 4)
+    kpad = np.zeros((n, kbs * 4), bool)
+    kpad[:, :k] = w != 0
+    kblocks = int(kpad.reshape(n, kbs, 4).any(axis=2).sum())
+    kib = 2 if kbs < 65536 else 4
     return {"dense": n * k, "csr": 4 * (n + 1) + (ib + 1) * nnz,
             "bsr4x1": 4 * (-(-n // 4) + 1) + (ib + 4) * blocks,
-            "nnz": nnz, "blocks4x1": blocks,
+            "kblock1x4": 4 * (n + 1) + (kib + 4) * kblocks,
+            "nnz": nnz, "blocks4x1": blocks, "blocks1x4": kblocks,
             "sparsity": 1.0 - nnz / (n * k) if n * k else 0.0}
+
+
+# ---- K-blocked 1x4 format -------------------------------------------------------------------
+
+def _pack_kb4(kptr, kidx, kvals, n, k, bias, m0, sh):
+    bias = V.int_vector("bias", bias, n, -2**31, 2**31 - 1)
+    m0, sh = V.requant(n, m0, sh)
+    return _native.PackedSpmmKb4(kptr, kidx.view(np.uint8), kidx.itemsize,
+                                 kvals.reshape(-1), n, k, bias, m0, sh, _native.isa_selected())
+
+
+def _kb_dtype(k):
+    return np.uint16 if -(-k // 4) < 65536 else np.int32
+
+
+def _csr_to_kblock(indptr, indices, values, n, k):
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    col = indices.astype(np.int64)
+    kbs = max(-(-k // 4), 1)
+    key = rows * kbs + col // 4  # sorted by (channel, block) since columns are sorted
+    keys, which = np.unique(key, return_inverse=True)
+    kvals = np.zeros((keys.shape[0], 4), np.int8)
+    kvals[which, col % 4] = values
+    kptr = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(keys // kbs, minlength=n), out=kptr[1:])
+    return kptr, (keys % kbs).astype(_kb_dtype(k)), kvals
+
+
+def csr_to_kblock(indptr, indices, values, k):
+    """CSR W [N, k] -> K-blocked 1x4: (kptr int32 [N+1], kindices uint16|int32 [nblocks]
+    (block index: columns 4 kb .. 4 kb + 3), kvalues int8 [nblocks, 4]); a block is kept
+    when any of its 4 weights is nonzero (the others are stored as 0, still exact)."""
+    k = _check_k(k)
+    indices = _index_array("indices", indices, k)
+    if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
+        raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
+    n = indptr.shape[0] - 1
+    indptr = _check_structure("indptr", indptr, "indices", indices, n, k)
+    values = _weights("values", values, indices.shape)
+    return _csr_to_kblock(indptr, indices, values, n, k)
+
+
+def dense_to_kblock(w):
+    """Dense int8 W [N, K] -> K-blocked 1x4 (kptr, kindices, kvalues), all-zero blocks
+    dropped."""
+    return csr_to_kblock(*dense_to_csr(w), np.asarray(w).shape[1])
+
+
+def pack_spmm_kblock(kptr, kindices, kvalues, n, k, bias, m0, sh):
+    """Pack weights W [n, k] stored K-blocked 1x4: channel j's blocks are
+    kptr[j] .. kptr[j+1]-1, block b holds W[j, 4 kindices[b] + i] = kvalues[b, i]
+    (0 where 4 kindices[b] + i >= k). kindices uint16 (ceil(k/4) < 65536) or int32,
+    strictly increasing within a channel."""
+    k = _check_k(k)
+    n = V.int_scalar("n", n, 0, 2**31 - 1)
+    kbs = -(-k // 4)
+    if not isinstance(kindices, np.ndarray) or kindices.ndim != 1 \
+            or kindices.dtype not in (np.uint16, np.int32):
+        raise ValueError("kindices must be a 1-D numpy uint16 or int32 array")
+    if kindices.dtype == np.uint16 and kbs >= 65536:
+        raise ValueError(f"kindices is uint16 but ceil(K/4)={kbs} >= 65536 needs int32")
+    kindices = np.ascontiguousarray(kindices)
+    kptr = _check_structure("kptr", kptr, "kindices", kindices, n, kbs)
+    kvalues = _weights("kvalues", kvalues, (kindices.shape[0], 4))
+    if k % 4 and kindices.shape[0]:
+        tail = kindices.astype(np.int64) == kbs - 1
+        if np.any(kvalues[tail, k % 4:]):
+            raise ValueError(f"kvalues past K={k} (last block, columns >= K) must be 0")
+    return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh)
+
+
+def kblock_prune(w, sparsity):
+    """Magnitude pruning in 1x4 K-blocks: zeroes the fraction `sparsity` of the blocks
+    (4 consecutive input channels of one output channel) with the smallest sum of |w|;
+    returns a pruned copy of int8 W [N, K]. The structure the 1x4 kernels run fastest."""
+    w = V.int8_array("w", w, 2, weights=True)
+    if not 0.0 <= float(sparsity) <= 1.0:
+        raise ValueError(f"sparsity must lie in [0, 1], got {sparsity!r}")
+    n, k = w.shape
+    kbs = -(-k // 4)
+    pad = np.zeros((n, kbs * 4), np.int32)
+    pad[:, :k] = np.abs(w.astype(np.int32))
+    score = pad.reshape(n, kbs, 4).sum(axis=2).reshape(-1)
+    drop = int(round(float(sparsity) * score.size))
+    out = np.zeros((n, kbs * 4), np.int8)
+    out[:, :k] = w
+    if drop:
+        order = np.argsort(score, kind="stable")[:drop]
+        out.reshape(n * kbs, 4)[order] = 0
+    return np.ascontiguousarray(out[:, :k])

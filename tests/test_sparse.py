@@ -1,5 +1,6 @@
-"""spmm_csr / pack_spmm: every ISA variant bit-exact against dense qgemm of the same weights
-and against the numpy reference of DESIGN.md §3; malformed CSR is a ValueError."""
+"""spmm_csr / pack_spmm: every ISA variant and every format (CSR, 4x1 BSR, K-blocked 1x4)
+bit-exact against dense qgemm of the same weights and against the numpy reference of
+DESIGN.md §3; malformed CSR / blocks are a ValueError."""
 import numpy as np
 import pytest
 
@@ -30,7 +31,7 @@ def _case(rng, m, n, k, density):
     return a, w, bias, m0, sh
 
 
-def _check(a, w, bias, m0, sh, zo=0, qmin=-128, qmax=127, threads=(1,), blocks=(1, 4)):
+def _check(a, w, bias, m0, sh, zo=0, qmin=-128, qmax=127, threads=(1,), blocks=(1, 4, "1x4")):
     want, acc = R.qgemm(a, w, bias, m0, sh, zo, qmin, qmax)
     dense = K.qgemm(a, w, bias, m0, sh, zo, qmin=qmin, qmax=qmax)
     assert_same(dense, want, acc)
@@ -277,3 +278,103 @@ def test_npairs_and_packed_size(rng):
                     np.full(9, 2**30, np.int32), np.full(9, 30, np.int32))
     assert p.npairs == int(np.sum((counts + 1) // 2))
     assert p.nbytes % 64 == 0
+
+
+# ---- K-blocked 1x4 format -------------------------------------------------------------------
+
+def _kblock_case(rng, m, n, k, density, structured):
+    a, w, bias, m0, sh = _case(rng, m, n, k, 1.0 if structured else density)
+    if structured:
+        w = K.kblock_prune(w, 1.0 - density)
+    return a, w, bias, m0, sh
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+@pytest.mark.parametrize("structured", [False, True])
+def test_kblock_shapes_around_tiles(isa, rng, density, structured):
+    # K not a multiple of 4, M not a multiple of any position tile (16, 32, 64), N not of 16
+    for m, n, k in [(1, 1, 1), (3, 5, 2), (15, 17, 3), (17, 16, 5), (63, 31, 6), (64, 16, 8),
+                    (65, 33, 9), (129, 47, 63), (200, 40, 130), (49, 70, 255), (7, 3, 257)]:
+        a, w, bias, m0, sh = _kblock_case(rng, m, n, k, density, structured)
+        _check(a, w, bias, m0, sh, zo=int(rng.integers(-128, 128)), blocks=("1x4",))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_kblock_threads_identical(isa, rng, threads):
+    for m, n, k, d in [(3136, 24, 96, 0.1), (49, 160, 960, 0.1), (196, 65, 33, 0.5),
+                       (130, 300, 30, 0.3), (1, 1000, 1280, 0.1)]:
+        a, w, bias, m0, sh = _kblock_case(rng, m, n, k, d, structured=True)
+        _check(a, w, bias, m0, sh, -3, threads=(1, threads), blocks=("1x4",))
+
+
+def test_kblock_stored_format_matches_dense(isa, rng):
+    for n, k in [(10, 50), (17, 4), (5, 1), (33, 130)]:
+        w = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), 0.6)
+        a = rng.integers(-128, 128, size=(37, k), dtype=np.int8)
+        bias = rng.integers(-2**20, 2**20, size=n).astype(np.int32)
+        m0, sh = np.full(n, 2**30, np.int32), np.full(n, 36, np.int32)
+        kptr, kidx, kvals = K.dense_to_kblock(w)
+        rebuilt = np.zeros((n, -(-k // 4) * 4), np.int8)
+        for j in range(n):
+            for b in range(kptr[j], kptr[j + 1]):
+                rebuilt[j, 4 * kidx[b]:4 * kidx[b] + 4] = kvals[b]
+        assert_same(rebuilt[:, :k], w)
+        assert not rebuilt[:, k:].any()
+        packed = K.pack_spmm_kblock(kptr, kidx, kvals, n, k, bias, m0, sh)
+        assert packed.block == "1x4" and packed.nblocks == kidx.shape[0]
+        for t in (1, 2, 3):
+            assert_same(packed.run(a, 4, -100, 100, t),
+                        K.qgemm(a, w, bias, m0, sh, 4, qmin=-100, qmax=100), threads=t)
+
+
+def test_kblock_prune_structure(rng):
+    w = rng.integers(-127, 128, size=(20, 37), dtype=np.int8)
+    for s in (0.0, 0.5, 0.9, 1.0):
+        p = K.kblock_prune(w, s)
+        kbs = 10
+        pad = np.zeros((20, 40), np.int8)
+        pad[:, :37] = p
+        kept = pad.reshape(20, kbs, 4).any(axis=2)
+        assert kept.sum() == pytest.approx((1 - s) * 200, abs=1)
+        # kept blocks are unchanged, dropped ones are all zero
+        full = np.zeros((20, 40), np.int8)
+        full[:, :37] = w
+        np.testing.assert_array_equal(pad.reshape(20, kbs, 4)[kept],
+                                      full.reshape(20, kbs, 4)[kept])
+    with pytest.raises(ValueError, match="sparsity"):
+        K.kblock_prune(w, 1.5)
+
+
+def test_kblock_storage_report():
+    w = np.zeros((3, 10), np.int8)
+    w[0, [0, 1, 2, 9]] = 1  # blocks 0 and 2
+    w[2, 5] = -3            # block 1
+    s = K.sparse_storage(w)
+    assert s["blocks1x4"] == 3
+    assert s["kblock1x4"] == 4 * 4 + 6 * 3
+
+
+def test_kblock_kernel_names(isa):
+    w = np.eye(4, dtype=np.int8)
+    p = K.pack_spmm(*K.dense_to_csr(w), 4, np.zeros(4, np.int32), np.full(4, 2**30, np.int32),
+                    np.full(4, 1, np.int32), block="1x4")
+    assert p.kernel_name.startswith("qe_qs8_spmm_kb4_minmax_")
+    assert p.kernel_name.split("__")[1] == isa
+
+
+def test_malformed_kblock_raises():
+    args = (np.zeros(2, np.int32), np.full(2, 2**30, np.int32), np.full(2, 8, np.int32))
+    ok = (_i32(0, 1, 2), _u16(0, 1), np.ones((2, 4), np.int8), 2, 8)
+    K.pack_spmm_kblock(*ok, *args)
+    for bad, msg in [((_i32(0, 1),) + ok[1:], "kptr must have shape"),
+                     ((_i32(0, 2, 2), _u16(1, 0)) + ok[2:], "strictly increasing"),
+                     ((ok[0], _u16(0, 2)) + ok[2:], r"must lie in \[0, K=2\)"),
+                     ((ok[0], np.array([0, 1], np.int64)) + ok[2:], "uint16 or int32"),
+                     (ok[:2] + (np.ones((2, 3), np.int8),) + ok[3:], "kvalues must have shape"),
+                     (ok[:2] + (np.full((2, 4), -128, np.int8),) + ok[3:], r"\[-127, 127\]"),
+                     (ok[:4] + (7,), "past K=7"),
+                     (ok[:3] + (-1, 8), "n must lie")]:
+        with pytest.raises(ValueError, match=msg):
+            K.pack_spmm_kblock(*bad, *args)
+    with pytest.raises(ValueError, match="block must be"):
+        K.pack_spmm(_i32(0, 1, 1), _u16(0), np.ones(1, np.int8), 4, *args, block="4x4")

@@ -37,6 +37,26 @@ void qe_spmm_run(const qe_spmm_kernel* kernel, const void* packed, size_t m,
                  const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
                  int32_t zo, int32_t qmin, int32_t qmax, void* scratch, int num_threads);
 
+/* K-blocked ("1x4") format: the nonzero unit is 4 consecutive input channels of one output
+ * channel. For channel n: blocks ptr[n] .. ptr[n+1]-1 (ptr int32 [N + 1], ptr[0] = 0);
+ * block b covers k = 4 * kidx[b] .. 4 * kidx[b] + 3 (kidx uint16 when idx_bytes = 2, else
+ * int32, strictly increasing within a channel, in [0, ceil(K / 4))), with weights
+ * values[4 b + j] = W[n, 4 kidx[b] + j] (int8 in [-127, 127]; 0 where 4 kidx[b] + j >= K).
+ * Bit-identical to qe_gemm_run with W dense for every variant and thread count. */
+typedef struct qe_spmm_kb4_kernel qe_spmm_kb4_kernel;
+
+const qe_spmm_kb4_kernel* qe_spmm_kb4_kernel_for(int isa); /* NULL if isa is not compiled */
+const char* qe_spmm_kb4_kernel_name(const qe_spmm_kb4_kernel* kernel);
+size_t qe_spmm_kb4_packed_size(size_t n, size_t k, size_t nblocks);
+void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, int idx_bytes,
+                      const int8_t* values, const int32_t* bias, const int32_t* m0,
+                      const int32_t* sh, void* packed);
+size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kernel, const void* packed,
+                                size_t m);
+void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,
+                     const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
+                     int32_t zo, int32_t qmin, int32_t qmax, void* scratch, int num_threads);
+
 #ifdef __cplusplus
 }
 #endif

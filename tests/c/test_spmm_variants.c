@@ -1,7 +1,8 @@
 /* Cross-variant self-test of the sparse kernels from plain C, for targets where the Python
- * tests cannot run (ARM under qemu, see tests/native/run_arm.sh). Every compiled variant
- * this CPU supports, BR = 1 and 4, threads 1..3, against a dense evaluation of eq. 3 and
- * eq. 5 written here in 64-bit arithmetic. Exit status 0 when all outputs are identical. */
+ * tests cannot run (ARM under qemu, see .ci/arm-kernels.sh). Every compiled variant
+ * this CPU supports, BR = 1 and 4 and the K-blocked 1x4 format, threads 1..3, against a
+ * dense evaluation of eq. 3 and eq. 5 written here in 64-bit arithmetic. Exit status 0
+ * when all outputs are identical. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,46 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
     }
     free(ptr), free(idx), free(vals), free(packed), free(scratch), free(got);
   }
+  { /* K-blocked 1x4: blocks of 4 input channels of one output channel */
+    const size_t kbs = (k + 3) / 4;
+    int32_t* ptr = calloc(n + 1, 4);
+    int32_t* idx = malloc(4 * n * kbs + 4);
+    int8_t* vals = calloc(4 * n * kbs + 4, 1);
+    size_t nb = 0;
+    for (size_t j = 0; j < n; j++) {
+      for (size_t kb = 0; kb < kbs; kb++) {
+        int any = 0;
+        for (size_t i = 0; i < 4 && 4 * kb + i < k; i++) any |= w[j * k + 4 * kb + i] != 0;
+        if (!any) continue;
+        idx[nb] = (int32_t)kb;
+        for (size_t i = 0; i < 4 && 4 * kb + i < k; i++)
+          vals[4 * nb + i] = w[j * k + 4 * kb + i];
+        nb++;
+      }
+      ptr[j + 1] = (int32_t)nb;
+    }
+    void* packed = malloc(qe_spmm_kb4_packed_size(n, k, nb));
+    qe_spmm_kb4_pack(n, k, ptr, idx, 4, vals, bias, m0, sh, packed);
+    int8_t* got = malloc(m * n + 1);
+    for (int isa = 0; isa < QE_ISA_COUNT; isa++) {
+      if (!qe_isa_supported(isa) || !qe_spmm_kb4_kernel_for(isa)) continue;
+      const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(isa);
+      void* scratch = malloc(qe_spmm_kb4_scratch_size(kern, packed, m) + 1);
+      for (int t = 1; t <= 3; t++) {
+        memset(got, 0x55, m * n);
+        qe_spmm_kb4_run(kern, packed, m, a, k, got, n, zo, qmin, qmax, scratch, t);
+        for (size_t i = 0; i < m * n; i++)
+          if (got[i] != want[i]) {
+            printf("FAIL %s threads=%d m=%zu n=%zu k=%zu d=%d%%: [%zu] want %d got %d\n",
+                   qe_spmm_kb4_kernel_name(kern), t, m, n, k, density_pct, i, want[i], got[i]);
+            bad = 1;
+            break;
+          }
+      }
+      free(scratch);
+    }
+    free(ptr), free(idx), free(vals), free(packed), free(got);
+  }
   free(w), free(a), free(bias), free(m0), free(sh), free(want);
   return bad;
 }
@@ -98,7 +139,10 @@ int main(void) {
     }
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
     if (qe_isa_supported(isa)) printf("variant %s: tested\n", qe_isa_name(isa));
-  printf("(each case: every variant x (BR 1, 4) x threads 1..3 vs dense eq. 3 and 5)\n");
-  printf("%d passed, %d failed\n", cases - failed, failed);
+  printf("(each case: every variant x (BR 1, 4, K-blocked 1x4) x threads 1..3 vs dense eq. 3 "
+         "and 5)
+");
+  printf("%d passed, %d failed
+", cases - failed, failed);
   return failed != 0;
 }

@@ -1,0 +1,80 @@
+/* Internal interface of the K-blocked sparse format ("1x4": the nonzero unit is 4
+ * consecutive input channels k = 4 kb .. 4 kb + 3 of one output channel), docs/SPARSE.md.
+ *
+ * Packed weights (qe_spmm_kb4_pack, ISA-neutral), Np = round_up(N, 16):
+ *   64-byte header
+ *   int32 bias[Np]      bias as given (kernels on signed activations)
+ *   int32 bias_u8[Np]   bias - 128 * sum_k W[n, k], wrapping (eq. 7: kernels that multiply
+ *                       a ^ 0x80 = a + 128 as uint8, like the dense VNNI GEMM)
+ *   int32 m0[Np], sh[Np] (channels past N: m0 0, sh 1)
+ *   int32 ptr[Np + 1]   blocks of channel n: ptr[n] .. ptr[n+1]-1 (none past N)
+ *   int32 kb[nblocks]   block index (k / 4) of each block, increasing within a channel
+ *   int32 w[nblocks]    the 4 int8 weights W[n, 4 kb + j] in byte j (0 past K)
+ *
+ * Activations, made per call by the kernel's pack function in caller scratch:
+ *   at + kb * at_stride + m * elem      position m of k-block kb, Mp = round_up(M, 64)
+ *   positions, at_stride = Mp * elem.   The bytes of one (kb, m) are the kernel's business:
+ *   elem = 4: a[m, 4kb .. 4kb+3] as int8 (or ^ 0x80 as uint8); elem = 8: see the AVX2 file.
+ * So one vector load gives several positions x 4 k, multiplied by one broadcast block of 4
+ * weights: one vpdpbusd / vdotq_s32 per nonzero block and vector of positions. */
+#ifndef QE_SPMM_KB4_H
+#define QE_SPMM_KB4_H
+
+#include "common/qe_common.h"
+#include "qengine.h"
+#include "sparse/spmm.h"
+
+#define QE_KB4_MP 64 /* position padding of `at`: every kernel tile divides it */
+#define QE_KB4_NB 16 /* channel padding: kernels work on groups of 16 channels */
+#define QE_KB4_MAGIC 0x3442424Bu /* "KBB4" */
+
+typedef struct {
+  uint64_t n, k, kblocks, nblocks;
+  uint32_t magic;
+  uint32_t reserved[7];
+} qe_spmm_kb4_header;
+_Static_assert(sizeof(qe_spmm_kb4_header) == 64, "packed header is 64 bytes");
+
+typedef struct {
+  size_t n, k, kblocks, np;
+  const int32_t *bias, *bias_u8, *m0, *sh, *ptr, *kb, *w;
+} qe_spmm_kb4_w;
+
+/* Positions [m0, m0 + QE_KB4_MP) of A [M, K] into at (anything past M or K: its weight is 0
+ * or its output is never stored). */
+typedef void (*qe_kb4_pack_fn)(size_t m0, size_t m, size_t k, const int8_t* a,
+                               size_t a_stride, uint8_t* at, size_t at_stride);
+/* Channels [n0, n1) (n0 a multiple of 16) for positions [mb, me) (mb a multiple of 64);
+ * c: position m, channel n at c[m * c_stride + n]; at already offset to nothing (position
+ * mb is at at + mb * elem). */
+typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+                             size_t at_stride, size_t mb, size_t me, int8_t* c,
+                             size_t c_stride, const qe_spmm_params* p);
+
+/* Channels [n0, n1) of one activation row (M < QE_KB4_MV_MAX_M): arow holds the row's K
+ * bytes zero padded to 4 ceil(K/4) (the driver copies it), crow the output row. */
+typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
+                             int8_t* crow, const qe_spmm_params* p);
+
+#define QE_KB4_MV_MAX_M 4 /* below this many rows, kernels with an mv run it per row */
+
+struct qe_spmm_kb4_kernel {
+  const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */
+  int isa;
+  uint32_t elem;    /* bytes of `at` per position and k-block */
+  qe_kb4_pack_fn pack;
+  qe_kb4_mm_fn mm;
+  qe_kb4_mv_fn mv;  /* NULL: small M runs mm on a padded tile */
+};
+
+extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;
+extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2;
+extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni;
+extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon;
+extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot;
+
+/* elem = 4 signed layout, plain C (scalar and NEON use it) */
+void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                            uint8_t* at, size_t at_stride);
+
+#endif

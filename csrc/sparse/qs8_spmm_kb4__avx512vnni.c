@@ -1,0 +1,285 @@
+/* AVX-512 VNNI K-blocked (1x4) sparse kernel: 64 positions x 16 channels per tile.
+ *
+ * Activations (pack): at[kb][m] = the 4 bytes a[m, 4kb .. 4kb+3] ^ 0x80 (uint8 a + 128, as
+ * the dense VNNI GEMM; bias_u8 already holds - 128 * sum w, eq. 7), made by a 16 x 16
+ * dword transpose of 16 positions x 64 bytes of k. One zmm = 16 positions x 4 k, so each
+ * nonzero block of a channel is one vpdpbusd per 16 positions with the block's 4 weights
+ * broadcast as a dword: 64 MACs per instruction, like dense.
+ *
+ * Per channel: 64 positions in 4 accumulators (x2 sets, even and odd blocks, to hide the
+ * vpdpbusd latency; int32 sums wrap, so splitting them is exact), then eq. 5 in registers
+ * (the 32-bit form of the dense kernel for 33 <= sh <= 54, else the 64-bit helper of
+ * requant__avx512.h) and two saturating packs to 64 bytes. 16 channels of 64 bytes are
+ * transposed within 128-bit lanes (16 x 16 bytes, four at once) into rows of 16 channels
+ * of one position, stored straight to C [M, N]. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "common/requant__avx512.h"
+#include "sparse/kb4.h"
+
+#define T 64
+#define INLINE static inline __attribute__((always_inline))
+
+/* Inline asm, as in the dense kernel: gcc 12 copies the accumulator of the intrinsic. */
+INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i w) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+  return acc;
+}
+
+/* x[i] dword j -> x[j] dword i (16 x 16 int32). */
+INLINE void tr16x16_epi32(__m512i x[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; q++) { /* u[4q + c], lane L: rows 4q..4q+3 of column 4L + c */
+    u[4 * q + 0] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
+    u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
+    u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
+    u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+    const __m512i s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+    const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+    x[c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+    x[8 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+    x[4 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+    x[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+  }
+}
+
+/* In each 128-bit lane: x[r] byte c -> x[c] byte r (four 16 x 16 byte transposes). */
+INLINE void tr16x16_epi8_lanes(__m512i x[16]) {
+  __m512i a[8], b[8], cq[4][4], d[2][8];
+  for (int p = 0; p < 8; p++) {
+    a[p] = _mm512_unpacklo_epi8(x[2 * p], x[2 * p + 1]);
+    b[p] = _mm512_unpackhi_epi8(x[2 * p], x[2 * p + 1]);
+  }
+  for (int q = 0; q < 4; q++) {
+    cq[q][0] = _mm512_unpacklo_epi16(a[2 * q], a[2 * q + 1]);
+    cq[q][1] = _mm512_unpackhi_epi16(a[2 * q], a[2 * q + 1]);
+    cq[q][2] = _mm512_unpacklo_epi16(b[2 * q], b[2 * q + 1]);
+    cq[q][3] = _mm512_unpackhi_epi16(b[2 * q], b[2 * q + 1]);
+  }
+  for (int o = 0; o < 2; o++)
+    for (int g = 0; g < 4; g++) {
+      d[o][2 * g] = _mm512_unpacklo_epi32(cq[2 * o][g], cq[2 * o + 1][g]);
+      d[o][2 * g + 1] = _mm512_unpackhi_epi32(cq[2 * o][g], cq[2 * o + 1][g]);
+    }
+  for (int h = 0; h < 8; h++) {
+    x[2 * h] = _mm512_unpacklo_epi64(d[0][h], d[1][h]);
+    x[2 * h + 1] = _mm512_unpackhi_epi64(d[0][h], d[1][h]);
+  }
+}
+
+static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride, uint8_t* at,
+                 size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4);
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  for (size_t h = m0; h < m0 + T; h += 16) {
+    const size_t rows = h < m ? QE_MIN((size_t)16, m - h) : 0;
+    for (size_t k0 = 0; k0 < kbs; k0 += 16) {
+      const __mmask64 mk = qe_mask64(k - 4 * k0); /* masked-off bytes are never read */
+      __m512i x[16];
+      for (size_t r = 0; r < 16; r++)
+        x[r] = _mm512_xor_si512(
+            r < rows ? _mm512_maskz_loadu_epi8(mk, a + (h + r) * a_stride + 4 * k0)
+                     : _mm512_setzero_si512(),
+            flip);
+      tr16x16_epi32(x);
+      const size_t nrow = QE_MIN((size_t)16, kbs - k0);
+      for (size_t j = 0; j < nrow; j++)
+        _mm512_storeu_si512(at + (k0 + j) * at_stride + 4 * h, x[j]);
+    }
+  }
+}
+
+/* eq. 5 for 33 <= sh <= 54: the high int32 of acc * m0 plus 2^(sh-33) + zo 2^(sh-32),
+ * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
+INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
+  const __m512i even = _mm512_mul_epi32(acc, m0);
+  /* odd lanes move down by a shuffle (port 5) and the high halves of the even products
+   * by a shift (port 0): the multiplies and shifts of port 0 are the bottleneck here */
+  const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
+  const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  /* vpsravd by a broadcast count: one port-0 uop (vpsrad by an xmm count is two, p0 + p5) */
+  return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), shift);
+}
+
+INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
+  const __m256i lo = qe_requant_avx512_8(_mm512_castsi512_si256(acc), r);
+  const __m256i hi = qe_requant_avx512_8(_mm512_extracti64x4_epi64(acc, 1), r);
+  return _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), r->zo);
+}
+
+/* One channel, G x 16 positions: 64 int8, lane l byte b = position 16 (b / 4) + 4 l + b % 4
+ * (the order of the two packs). */
+INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
+                       size_t at_stride, const qe_spmm_params* p) {
+  __m512i acc[4], acc1[4];
+  const __m512i b = _mm512_set1_epi32(W->bias_u8[n]);
+  for (size_t g = 0; g < G; g++) acc[g] = b, acc1[g] = _mm512_setzero_si512();
+  const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
+  const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+  size_t i = 0;
+  for (; i + 2 <= cnt; i += 2) {
+    const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
+    const uint8_t* x1 = at + (size_t)kb[i + 1] * at_stride;
+    const __m512i w0 = _mm512_set1_epi32(wv[i]), w1 = _mm512_set1_epi32(wv[i + 1]);
+    for (size_t g = 0; g < G; g++) {
+      acc[g] = dpbusd(acc[g], _mm512_loadu_si512(x0 + 64 * g), w0);
+      acc1[g] = dpbusd(acc1[g], _mm512_loadu_si512(x1 + 64 * g), w1);
+    }
+  }
+  if (i < cnt) {
+    const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
+    const __m512i w0 = _mm512_set1_epi32(wv[i]);
+    for (size_t g = 0; g < G; g++) acc[g] = dpbusd(acc[g], _mm512_loadu_si512(x0 + 64 * g), w0);
+  }
+  __m512i y[4];
+  for (size_t g = 0; g < 4; g++) y[g] = _mm512_setzero_si512();
+  const int32_t sh = W->sh[n];
+  if (sh >= 33 && sh <= 54) {
+    const __m512i m0 = _mm512_set1_epi32(W->m0[n]);
+    const __m512i rnd = _mm512_set1_epi32(
+        (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
+    const __m512i shift = _mm512_set1_epi32(sh - 32);
+    for (size_t g = 0; g < G; g++)
+      y[g] = requant_high(_mm512_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
+  } else {
+    const qe_requant_avx512 r = qe_requant_avx512_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
+    for (size_t g = 0; g < G; g++) y[g] = requant_any(_mm512_add_epi32(acc[g], acc1[g]), &r);
+  }
+  /* saturating packs: the int8 clamp to [-128, 127] of eq. 5, free */
+  __m512i v = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+  if (p->qmin > -128) v = _mm512_max_epi8(v, _mm512_set1_epi8((char)p->qmin));
+  if (p->qmax < 127) v = _mm512_min_epi8(v, _mm512_set1_epi8((char)p->qmax));
+  return v;
+}
+
+
+#define STORE_LANE(L)                                                                    \
+  for (size_t b = 0; b < 16; b++) {                                                      \
+    const size_t pos = 16 * (b >> 2) + 4 * (L) + (b & 3);                                \
+    if (pos < mt)                                                                        \
+      _mm_mask_storeu_epi8(c + pos * c_stride + n, mk, _mm512_extracti32x4_epi32(x[b], L)); \
+  }
+
+INLINE void tile(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
+                 const uint8_t* at, size_t at_stride, size_t mt, int8_t* c, size_t c_stride,
+                 const qe_spmm_params* p) {
+  for (size_t n = n0; n < n1 && n < W->n; n += 16) {
+    const size_t nc = QE_MIN((size_t)16, W->n - n);
+    __m512i x[16];
+    for (size_t j = 0; j < 16; j++)
+      x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p) : _mm512_setzero_si512();
+    tr16x16_epi8_lanes(x);
+    /* lane l of x[b] is position 16 (b / 4) + 4 l + b % 4 (16 channels) */
+    const __mmask16 mk = qe_mask16(nc);
+    STORE_LANE(0)
+    STORE_LANE(1)
+    STORE_LANE(2)
+    STORE_LANE(3)
+  }
+}
+
+static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+               size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+               const qe_spmm_params* p) {
+  for (size_t m = mb; m < me; m += T) {
+    const size_t mt = QE_MIN((size_t)T, me - m);
+    const uint8_t* atm = at + 4 * m;
+    int8_t* cm = c + m * c_stride;
+    switch (qe_div_up(mt, 16)) {
+      case 1: tile(1, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
+      case 2: tile(2, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
+      case 3: tile(3, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
+      default: tile(4, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
+    }
+  }
+}
+
+/* v[j] (16 partial sums of row j) -> one vector of the 16 row sums, in order: pairs of rows
+ * interleave and add, then quads, then the 128-bit lanes (45 instructions for 16 rows). */
+INLINE __m512i reduce16(const __m512i v[16]) {
+  __m512i s1[8], s2[4];
+  for (int i = 0; i < 8; i++)
+    s1[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 4; i++) /* lane L of s2[i]: rows 4i..4i+3, partial sums of lane L */
+    s2[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s1[2 * i], s1[2 * i + 1]),
+                             _mm512_unpackhi_epi64(s1[2 * i], s1[2 * i + 1]));
+  const __m512i x = _mm512_add_epi32(_mm512_shuffle_i32x4(s2[0], s2[1], 0x88),
+                                     _mm512_shuffle_i32x4(s2[0], s2[1], 0xDD));
+  const __m512i y = _mm512_add_epi32(_mm512_shuffle_i32x4(s2[2], s2[3], 0x88),
+                                     _mm512_shuffle_i32x4(s2[2], s2[3], 0xDD));
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88), _mm512_shuffle_i32x4(x, y, 0xDD));
+}
+
+/* Matrix-vector (M < 4), 16 channels at a time: for each channel, 16 blocks per step, their
+ * activation dwords gathered from the row (^ 0x80 after the gather, so the u8 bias applies)
+ * and one vpdpbusd by the 16 blocks' weights (masked lanes load nothing and multiply weight
+ * 0); the 16 channels' partial sums are reduced together and requantized as one vector
+ * (per-channel m0/sh; the exact 32-bit form when every sh is in [33, 54], else eq. 5 per
+ * channel in scalar code). */
+static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow, int8_t* crow,
+               const qe_spmm_params* p) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  for (size_t g = n0; g < n1; g += 16) {
+    const size_t nc = QE_MIN((size_t)16, n1 - g);
+    __m512i v[16];
+    for (size_t j = 0; j < 16; j++) {
+      const size_t n = g + j; /* channels past N have no blocks (ptr padded) */
+      const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
+      const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+      __m512i acc = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+      size_t i = 0;
+      for (; i + 32 <= cnt; i += 32) {
+        const __m512i x0 = _mm512_i32gather_epi32(_mm512_loadu_si512(kb + i), arow, 4);
+        const __m512i x1 = _mm512_i32gather_epi32(_mm512_loadu_si512(kb + i + 16), arow, 4);
+        acc = dpbusd(acc, _mm512_xor_si512(x0, flip), _mm512_loadu_si512(wv + i));
+        acc1 = dpbusd(acc1, _mm512_xor_si512(x1, flip), _mm512_loadu_si512(wv + i + 16));
+      }
+      for (; i < cnt; i += 16) {
+        const __mmask16 mk = qe_mask16(cnt - i);
+        const __m512i x = _mm512_mask_i32gather_epi32(
+            _mm512_setzero_si512(), mk, _mm512_maskz_loadu_epi32(mk, kb + i), arow, 4);
+        acc = dpbusd(acc, _mm512_xor_si512(x, flip), _mm512_maskz_loadu_epi32(mk, wv + i));
+      }
+      v[j] = _mm512_add_epi32(acc, acc1);
+    }
+    const __m512i sum = _mm512_add_epi32(reduce16(v), _mm512_loadu_si512(W->bias_u8 + g));
+    const __m512i sh = _mm512_loadu_si512(W->sh + g);
+    const __mmask16 mk = qe_mask16(nc);
+    if ((_mm512_cmpge_epi32_mask(sh, _mm512_set1_epi32(33)) &
+         _mm512_cmple_epi32_mask(sh, _mm512_set1_epi32(54))) == 0xFFFF) {
+      /* channels past N have sh = 1: they take the scalar path, but only when nc < 16 */
+      const __m512i m0 = _mm512_loadu_si512(W->m0 + g);
+      const __m512i s32 = _mm512_sub_epi32(sh, _mm512_set1_epi32(32));
+      const __m512i rnd = _mm512_add_epi32(
+          _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(sh, _mm512_set1_epi32(33))),
+          _mm512_sllv_epi32(_mm512_set1_epi32(p->zo), s32));
+      const __m512i even = _mm512_mul_epi32(sum, m0);
+      const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(sum, (_MM_PERM_ENUM)0xF5),
+                                           _mm512_shuffle_epi32(m0, (_MM_PERM_ENUM)0xF5));
+      const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+      __m512i y = _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), s32);
+      y = _mm512_min_epi32(_mm512_max_epi32(y, _mm512_set1_epi32(p->qmin)),
+                           _mm512_set1_epi32(p->qmax));
+      _mm_mask_storeu_epi8(crow + g, mk, _mm512_cvtepi32_epi8(y));
+    } else {
+      int32_t acc[16];
+      _mm512_storeu_si512(acc, sum);
+      for (size_t j = 0; j < nc; j++)
+        crow[g + j] = (int8_t)qe_requant(acc[j], W->m0[g + j], W->sh[g + j], p->zo, p->qmin,
+                                         p->qmax);
+    }
+  }
+}
+
+const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni = {
+    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv};

@@ -1,0 +1,39 @@
+/* NEON K-blocked (1x4) sparse kernel (ARMv7 and AArch64 without the dot product): for each
+ * nonzero block, the 4 weights (as 8 bytes w0..w3 w0..w3) multiply 2 positions x 4 k of
+ * activations with vmull_s8 (int8 x int8 fits int16 exactly), and vpadalq_s16 adds the
+ * pairs into int32 lanes {pos, k01}, {pos, k23}; a final pairwise add gives one int32 per
+ * position (sums wrap, eq. 3). eq. 5 by requant__neon.h. */
+#include "sparse/kb4_neon.h"
+
+static inline int32x4_t pair_sum(int32x4_t a, int32x4_t b) { /* {a0+a1, a2+a3, b0+b1, b2+b3} */
+  return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)),
+                      vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+
+static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                            size_t at_stride) {
+  int32x4_t acc[8];
+  for (size_t i = 0; i < 8; i++) acc[i] = vdupq_n_s32(0);
+  for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
+    const int8x8_t w = vreinterpret_s8_s32(vdup_n_s32(W->w[b]));
+    const int8_t* x = at + (size_t)W->kb[b] * at_stride;
+    for (size_t q = 0; q < 4; q++) { /* positions 4q .. 4q+3 */
+      const int8x16_t v = vld1q_s8(x + 16 * q);
+      acc[2 * q] = vpadalq_s16(acc[2 * q], vmull_s8(vget_low_s8(v), w));
+      acc[2 * q + 1] = vpadalq_s16(acc[2 * q + 1], vmull_s8(vget_high_s8(v), w));
+    }
+  }
+  qe_kb4_acc16 s;
+  const int32x4_t bias = vdupq_n_s32(W->bias[n]);
+  for (size_t q = 0; q < 4; q++) s.v[q] = vaddq_s32(pair_sum(acc[2 * q], acc[2 * q + 1]), bias);
+  return s;
+}
+
+static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+               size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+               const qe_spmm_params* p) {
+  qe_kb4_neon_mm(channel, W, n0, n1, at, at_stride, mb, me, c, c_stride, p);
+}
+
+const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
+    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__scalar, mm, NULL};

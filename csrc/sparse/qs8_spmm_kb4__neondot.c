@@ -1,0 +1,26 @@
+/* NEON dot-product K-blocked (1x4) sparse kernel (ARMv8.2 +dotprod, e.g. Cortex-A76): one
+ * q register of activations is 4 positions x 4 k, so each nonzero block is one vdotq_s32
+ * per 4 positions with the block's 4 weights broadcast as a 32-bit lane (sums wrap, eq. 3).
+ * eq. 5 by requant__neon.h. */
+#include "sparse/kb4_neon.h"
+
+static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                            size_t at_stride) {
+  qe_kb4_acc16 s;
+  for (size_t q = 0; q < 4; q++) s.v[q] = vdupq_n_s32(W->bias[n]);
+  for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
+    const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(W->w[b]));
+    const int8_t* x = at + (size_t)W->kb[b] * at_stride;
+    for (size_t q = 0; q < 4; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
+  }
+  return s;
+}
+
+static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+               size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+               const qe_spmm_params* p) {
+  qe_kb4_neon_mm(channel, W, n0, n1, at, at_stride, mb, me, c, c_stride, p);
+}
+
+const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot = {
+    "qe_qs8_spmm_kb4_minmax_16x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__scalar, mm, NULL};

@@ -1,0 +1,212 @@
+/* K-blocked (1x4) sparse matmul driver: kernel table, packing, threads. ISA-neutral; the
+ * kernels live in qs8_spmm_kb4_*.c. Layouts in kb4.h, design in docs/SPARSE.md. */
+#include <string.h>
+
+#include "sparse/kb4.h"
+
+#define M_TASK 64 /* positions per task (= QE_KB4_MP) */
+
+const qe_spmm_kb4_kernel* qe_spmm_kb4_kernel_for(int isa) {
+  switch (isa) {
+    case QE_ISA_SCALAR: return &qe_spmm_kb4_kernel__scalar;
+#ifdef QE_HAVE_AVX2
+    case QE_ISA_AVX2: return &qe_spmm_kb4_kernel__avx2;
+#endif
+#ifdef QE_HAVE_AVX512VNNI
+    case QE_ISA_AVX512VNNI: return &qe_spmm_kb4_kernel__avx512vnni;
+#endif
+#ifdef QE_HAVE_NEON
+    case QE_ISA_NEON: return &qe_spmm_kb4_kernel__neon;
+#endif
+#ifdef QE_HAVE_NEONDOT
+    case QE_ISA_NEONDOT: return &qe_spmm_kb4_kernel__neondot;
+#elif defined(QE_HAVE_NEON)
+    case QE_ISA_NEONDOT: return &qe_spmm_kb4_kernel__neon;
+#endif
+    default: return NULL;
+  }
+}
+
+const char* qe_spmm_kb4_kernel_name(const qe_spmm_kb4_kernel* k) { return k->name; }
+
+typedef struct {
+  size_t ptr, kb, w, end; /* byte offsets */
+} layout;
+
+static layout layout_of(size_t n, size_t nblocks) {
+  const size_t np = qe_round_up(n, QE_KB4_NB);
+  layout L;
+  L.ptr = sizeof(qe_spmm_kb4_header) + 4 * np * sizeof(int32_t);
+  L.kb = L.ptr + (np + 1) * sizeof(int32_t);
+  L.w = L.kb + nblocks * sizeof(int32_t);
+  L.end = L.w + nblocks * sizeof(int32_t);
+  return L;
+}
+
+size_t qe_spmm_kb4_packed_size(size_t n, size_t k, size_t nblocks) {
+  return qe_round_up(layout_of(n, nblocks).end, 64);
+}
+
+static qe_spmm_kb4_w view(const void* packed) {
+  const qe_spmm_kb4_header* h = (const qe_spmm_kb4_header*)packed;
+  const layout L = layout_of(h->n, h->nblocks);
+  const uint8_t* base = (const uint8_t*)packed;
+  qe_spmm_kb4_w W;
+  W.n = h->n, W.k = h->k, W.kblocks = h->kblocks, W.np = qe_round_up(h->n, QE_KB4_NB);
+  W.bias = (const int32_t*)(base + sizeof(qe_spmm_kb4_header));
+  W.bias_u8 = W.bias + W.np;
+  W.m0 = W.bias_u8 + W.np;
+  W.sh = W.m0 + W.np;
+  W.ptr = (const int32_t*)(base + L.ptr);
+  W.kb = (const int32_t*)(base + L.kb);
+  W.w = (const int32_t*)(base + L.w);
+  return W;
+}
+
+void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, int idx_bytes,
+                      const int8_t* values, const int32_t* bias, const int32_t* m0,
+                      const int32_t* sh, void* packed) {
+  const size_t nblocks = n ? (size_t)ptr[n] : 0, np = qe_round_up(n, QE_KB4_NB);
+  const layout L = layout_of(n, nblocks);
+  uint8_t* base = (uint8_t*)packed;
+  memset(base, 0, L.end);
+  qe_spmm_kb4_header* h = (qe_spmm_kb4_header*)base;
+  h->n = n, h->k = k, h->kblocks = qe_div_up(k, 4), h->nblocks = nblocks;
+  h->magic = QE_KB4_MAGIC;
+  int32_t* pb = (int32_t*)(base + sizeof(qe_spmm_kb4_header));
+  int32_t *pu = pb + np, *pm = pu + np, *ps = pm + np;
+  int32_t* pp = (int32_t*)(base + L.ptr);
+  int32_t* pk = (int32_t*)(base + L.kb);
+  int32_t* pw = (int32_t*)(base + L.w);
+  for (size_t j = 0; j < np; j++) {
+    uint32_t sum = 0; /* sum of the channel's weights, wrapping like the accumulator */
+    if (j < n)
+      for (int32_t b = ptr[j]; b < ptr[j + 1]; b++)
+        for (size_t i = 0; i < 4; i++) sum += (uint32_t)(int32_t)values[4 * (size_t)b + i];
+    pb[j] = j < n ? bias[j] : 0;
+    pu[j] = (int32_t)((uint32_t)pb[j] - 128u * sum);
+    pm[j] = j < n ? m0[j] : 0;
+    ps[j] = j < n ? sh[j] : 1;
+    pp[j] = j < n ? ptr[j] : (int32_t)nblocks;
+  }
+  pp[np] = (int32_t)nblocks;
+  for (size_t b = 0; b < nblocks; b++) {
+    pk[b] = idx_bytes == 2 ? ((const uint16_t*)kidx)[b] : ((const int32_t*)kidx)[b];
+    memcpy(pw + b, values + 4 * b, 4);
+  }
+}
+
+size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m) {
+  const qe_spmm_kb4_header* h = (const qe_spmm_kb4_header*)packed;
+  if (kern->mv && m < QE_KB4_MV_MAX_M) return m * h->kblocks * 4 + 64;
+  return h->kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem + 64;
+}
+
+/* Plain-C elem = 4 layout: at[kb][m] = a[m, 4kb .. 4kb+3], zero past M and K. */
+void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                            uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4), kfull = k / 4;
+  for (size_t i = m0; i < m0 + QE_KB4_MP; i++) {
+    const int8_t* src = a + i * a_stride;
+    for (size_t kb = 0; kb < kbs; kb++) {
+      uint8_t* d = at + kb * at_stride + 4 * i;
+      if (i < m && kb < kfull) {
+        memcpy(d, src + 4 * kb, 4);
+      } else {
+        for (size_t j = 0; j < 4; j++)
+          d[j] = i < m && 4 * kb + j < k ? (uint8_t)src[4 * kb + j] : 0;
+      }
+    }
+  }
+}
+
+typedef struct {
+  const qe_spmm_kb4_kernel* kern;
+  qe_spmm_kb4_w W;
+  qe_spmm_params p;
+  size_t m, a_stride, at_stride, c_stride, n_per_task, n_nchunks, nworkers;
+  const int8_t* a;
+  uint8_t* at;
+  int8_t* c;
+} job;
+
+static void pack_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  J->kern->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
+}
+
+static void mv_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  const size_t row = t / J->n_nchunks, nt = t % J->n_nchunks;
+  const size_t n0 = nt * J->n_per_task, n1 = QE_MIN(J->W.n, n0 + J->n_per_task);
+  J->kern->mv(&J->W, n0, n1, (const int8_t*)J->at + row * J->W.kblocks * 4,
+              J->c + row * J->c_stride, &J->p);
+}
+
+static void mm_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  const size_t mt = t / J->n_nchunks, nt = t % J->n_nchunks;
+  const size_t n0 = nt * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
+  const size_t mb = mt * M_TASK, me = QE_MIN(J->m, mb + M_TASK);
+  J->kern->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
+}
+
+/* Worker w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
+ * worker's own slab of ceil(K/4) x 64 positions (L1/L2 resident) and used at once for all
+ * channels. */
+static void fused_task(void* ctx, size_t w) {
+  const job* J = (const job*)ctx;
+  const size_t mtasks = qe_div_up(J->m, M_TASK), stride = M_TASK * J->kern->elem;
+  uint8_t* slab = J->at + w * J->W.kblocks * stride;
+  for (size_t t = w; t < mtasks; t += J->nworkers) {
+    const size_t mb = t * M_TASK, mt = QE_MIN((size_t)M_TASK, J->m - mb);
+    if (J->W.kblocks)
+      J->kern->pack(0, mt, J->W.k, J->a + mb * J->a_stride, J->a_stride, slab, stride);
+    J->kern->mm(&J->W, 0, J->W.np, slab, stride, 0, mt, J->c + mb * J->c_stride, J->c_stride,
+                &J->p);
+  }
+}
+
+/* Every output is computed by one task with the same code whatever the split, and the
+ * integer sums are exact (wrapping, eq. 3), so results do not depend on num_threads. */
+void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m,
+                     const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride, int32_t zo,
+                     int32_t qmin, int32_t qmax, void* scratch, int num_threads) {
+  job J;
+  J.W = view(packed);
+  if (m == 0 || J.W.n == 0) return;
+  J.kern = kern;
+  J.p.zo = zo, J.p.qmin = qmin, J.p.qmax = qmax;
+  J.m = m, J.a = a, J.a_stride = a_stride, J.c = c, J.c_stride = c_stride;
+  const size_t threads = (size_t)QE_MAX(num_threads, 1);
+  J.at = (uint8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  if (kern->mv && m < QE_KB4_MV_MAX_M) {
+    /* matrix-vector: each row copied once, zero padded to whole k-blocks */
+    const size_t kp = J.W.kblocks * 4;
+    for (size_t i = 0; i < m; i++) {
+      memcpy(J.at + i * kp, a + i * a_stride, J.W.k);
+      memset(J.at + i * kp + J.W.k, 0, kp - J.W.k);
+    }
+    const size_t chunks = QE_MIN(QE_MAX(qe_div_up(J.W.n, 64), threads > 1 ? 4 * threads : 1),
+                                 J.W.np / QE_KB4_NB);
+    J.n_per_task = qe_div_up(J.W.np / QE_KB4_NB, chunks) * QE_KB4_NB;
+    J.n_nchunks = qe_div_up(J.W.n, J.n_per_task);
+    qe_parallel_for(num_threads, m * J.n_nchunks, mv_task, &J);
+    return;
+  }
+  const size_t mp = qe_round_up(m, QE_KB4_MP);
+  J.at_stride = mp * kern->elem;
+  const size_t mtasks = mp / M_TASK;
+  const size_t groups = J.W.np / QE_KB4_NB;
+  size_t chunks = 1;
+  if (threads > 1 && mtasks < 4 * threads) chunks = QE_MIN(qe_div_up(4 * threads, mtasks), groups);
+  J.n_per_task = qe_div_up(groups, chunks) * QE_KB4_NB;
+  J.n_nchunks = qe_div_up(J.W.np, J.n_per_task);
+  if (J.n_nchunks == 1) {
+    J.nworkers = QE_MIN(threads, mtasks);
+    qe_parallel_for(num_threads, J.nworkers, fused_task, &J);
+    return;
+  }
+  if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, pack_task, &J);
+  qe_parallel_for(num_threads, mtasks * J.n_nchunks, mm_task, &J);
+}
