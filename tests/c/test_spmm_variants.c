@@ -140,9 +140,7 @@ int main(void) {
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
     if (qe_isa_supported(isa)) printf("variant %s: tested\n", qe_isa_name(isa));
   printf("(each case: every variant x (BR 1, 4, K-blocked 1x4) x threads 1..3 vs dense eq. 3 "
-         "and 5)
-");
-  printf("%d passed, %d failed
-", cases - failed, failed);
+         "and 5)\n");
+  printf("%d passed, %d failed\n", cases - failed, failed);
   return failed != 0;
 }
