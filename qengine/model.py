@@ -33,8 +33,10 @@ def quantize(x, info, out):
     """float32 -> int8/int16 (docs/QUANTIZATION.md): q = clamp(floor(x / s + 0.5) + z).
     NaN becomes the zero point (real 0); +-inf saturate."""
     lo, hi = G.DTYPE_RANGE[info.dtype]
-    q = np.floor(np.asarray(x, np.float32) * np.float32(1.0 / info.scale) + np.float32(0.5))
-    q = np.nan_to_num(q, nan=0.0, posinf=hi, neginf=lo)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge finite x: inf, saturated below
+        q = np.floor(np.asarray(x, np.float32) * np.float32(1.0 / info.scale) + np.float32(0.5))
+    # +-inf must saturate whatever the zero point: map them beyond the range before adding it
+    q = np.nan_to_num(q, nan=0.0, posinf=hi - lo, neginf=lo - hi)
     np.clip(q + info.zero_point, lo, hi, out=q)
     out[...] = q.reshape(out.shape)
 

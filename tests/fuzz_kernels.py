@@ -421,4 +421,5 @@ def main(examples, only=None):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60, sys.argv[2:] or None)
+    # python tests/fuzz_kernels.py [NAME ...] EXAMPLES
+    main(int(sys.argv[-1]) if len(sys.argv) > 1 else 60, sys.argv[1:-1] or None)
