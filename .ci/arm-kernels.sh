@@ -45,7 +45,7 @@ build() {  # build NAME CC "BASE FLAGS" "VARIANT:FLAG,FLAG ..." -- as setup.py d
     local o="$out/$name/$(echo "$f" | tr / _).o"
     "$cc" "${common[@]}" "${defs[@]}" $base -c "$f" -o "$o"; objs+=("$o")
   done
-  "$cc" -static -pthread "${objs[@]}" -o "$out/test_gemm_variants.$name"
+  "$cc" -static -pthread "${objs[@]}" -o "$out/test_gemm_variants.$name" -lm
 }
 
 build aarch64 aarch64-linux-gnu-gcc "" "neon:-march=armv8-a neondot:-march=armv8.2-a+dotprod"

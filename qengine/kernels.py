@@ -73,3 +73,4 @@ def qgemm(a, w, bias, m0, sh, zo, qmin=-128, qmax=127, num_threads=1):
 _select_from_env()
 from qengine._kernels_ops import *  # noqa
 from qengine._kernels_conv import *  # noqa
+from qengine._kernels_sparse import *  # noqa

@@ -66,6 +66,7 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
 #include "qengine_runtime.h"
 #include "qengine_ops.h"
 #include "qengine_conv.h"
+#include "qengine_sparse.h"
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,131 @@
+"""Sparse (CSR and 4x1 BSR) vs our dense int8 GEMM vs scipy.sparse float32, side by side.
+
+    python -m benchmarks.sparse_vs_dense [--reps 15] [--threads 1] [--isa NAME]
+                                         [--sparsity 0.5,0.7,0.8,0.9,0.95] [--only NAME,...]
+
+For every MobileNetV2-224 layer of benchmarks/shapes/mobilenet_v2_sparse.txt and every
+sparsity, the weights are pruned at random (unstructured, as magnitude pruning gives) and
+packed once; each rep times one call of every method in turn (interleaved, so machine
+noise hits all alike) and the table shows medians in ms:
+  csr    K.pack_spmm(..., block=1).run      bsr4  K.pack_spmm(..., block=4).run
+  dense  K.pack_gemm(...).run               scipy W_csr @ X.T, float32, one thread
+  blas32 X @ W.T in float32 by numpy's BLAS on one thread: what a tuned dense SIMD kernel
+         does (an int8 VNNI kernel should be faster still), for context
+Crossover: the lowest sparsity of the sweep from which the best sparse format stays faster
+than dense (interpolated linearly between sweep points; "<s0" = faster at every point).
+"""
+import argparse
+import os
+import time
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # the blas32 column runs on one thread, like the others
+
+import numpy as np  # noqa: E402
+
+SHAPES = Path(__file__).parent / "shapes" / "mobilenet_v2_sparse.txt"
+
+
+def load_shapes(only=None):
+    rows = []
+    for line in SHAPES.read_text().splitlines():
+        line = line.split("#")[0].split()
+        if line and (not only or line[0] in only):
+            rows.append((line[0], int(line[1]), int(line[2]), int(line[3])))
+    return rows
+
+
+def make_layer(rng, m, n, k, sparsity):
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
+    w[rng.random((n, k)) < sparsity] = 0
+    bias = rng.integers(-2**16, 2**16, size=n).astype(np.int32)
+    m0 = np.full(n, 1_500_000_000, np.int32)
+    sh = np.full(n, 40, np.int32)  # a typical scale ratio (~1e-3): the usual sh > 32 path
+    return a, w, bias, m0, sh
+
+
+def time_interleaved(fns, reps):
+    times = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: 1e3 * float(np.median(v)) for name, v in times.items()}
+
+
+def crossover(sparsities, sparse_ms, dense_ms):
+    """Lowest sparsity from which sparse stays faster than dense (linear interpolation)."""
+    faster = [s < d for s, d in zip(sparse_ms, dense_ms)]
+    if all(faster):
+        return f"<{sparsities[0]:.0%}"
+    if not faster[-1]:
+        return f">{sparsities[-1]:.0%}"
+    i = max(j for j, f in enumerate(faster) if not f)  # last point where dense still wins
+    r0 = sparse_ms[i] / dense_ms[i]
+    r1 = sparse_ms[i + 1] / dense_ms[i + 1]
+    x = sparsities[i] + (r0 - 1) / (r0 - r1) * (sparsities[i + 1] - sparsities[i])
+    return f"{x:.0%}"
+
+
+def main(argv=None):
+    import scipy.sparse as sp
+    from qengine import kernels as K
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--isa", default=None, help="force a variant (default: the selected one)")
+    p.add_argument("--sparsity", default="0.5,0.7,0.8,0.9,0.95")
+    p.add_argument("--only", default="", help="comma-separated layer names")
+    args = p.parse_args(argv)
+    if args.isa:
+        forced = K.use_isa(args.isa)  # keep a reference: the block lasts until exit
+        forced.__enter__()
+    sparsities = [float(s) for s in args.sparsity.split(",")]
+    rng = np.random.default_rng(0)
+    isa = K.isa()["selected"]
+    print(f"qengine sparse vs dense, ISA {isa}, threads {args.threads}, {args.reps} reps, "
+          f"medians in ms; {os.cpu_count()} CPUs")
+    dense_name = K.pack_gemm(np.ones((1, 1), np.int8), [0], [2**30], [1]).kernel_name
+    print(f"dense kernel: {dense_name}")
+    head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>8s} {'bsr4':>8s} "
+            f"{'dense':>8s} {'scipy':>8s} {'blas32':>8s} {'dense/sp':>8s} {'scipy/sp':>8s}")
+    print(head)
+    print("-" * len(head))
+    summary = []
+    for name, m, n, k in load_shapes(set(args.only.split(",")) - {""}):
+        best, dense_col = [], []
+        for s in sparsities:
+            a, w, bias, m0, sh = make_layer(rng, m, n, k, s)
+            csr = K.dense_to_csr(w)
+            p1 = K.pack_spmm(*csr, k, bias, m0, sh, block=1)
+            p4 = K.pack_spmm(*csr, k, bias, m0, sh, block=4)
+            pd = K.pack_gemm(w, bias, m0, sh)
+            wf = sp.csr_matrix(w.astype(np.float32))
+            xt = np.ascontiguousarray(a.T.astype(np.float32))
+            af, wt = a.astype(np.float32), np.ascontiguousarray(w.T.astype(np.float32))
+            th = args.threads
+            t = time_interleaved({
+                "csr": lambda: p1.run(a, 0, -128, 127, th),
+                "bsr4": lambda: p4.run(a, 0, -128, 127, th),
+                "dense": lambda: pd.run(a, 0, -128, 127, th),
+                "scipy": lambda: wf @ xt,
+                "blas32": lambda: af @ wt,
+            }, args.reps)
+            sparse = min(t["csr"], t["bsr4"])
+            best.append(sparse)
+            dense_col.append(t["dense"])
+            print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:8.3f} {t['bsr4']:8.3f} "
+                  f"{t['dense']:8.3f} {t['scipy']:8.3f} {t['blas32']:8.3f} {t['dense'] / sparse:7.1f}x "
+                  f"{t['scipy'] / sparse:7.1f}x", flush=True)
+        summary.append((name, m, n, k, crossover(sparsities, best, dense_col)))
+    print("\ncrossover sparsity (best sparse format faster than dense from here on):")
+    for name, m, n, k, x in summary:
+        print(f"  {name:16s} ({m}, {n}, {k}): {x}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+/* qengine public C interface: sparse int8 matmul (csrc/sparse/, docs/SPARSE.md).
+ *
+ * Weights W [N, K] are stored by blocks of BR consecutive output channels ("BR x 1"
+ * blocks, block sparse rows): BR = 1 is plain CSR over output channels (DESIGN.md §3),
+ * BR = 4 is the blocked format. For block row r (channels r*BR .. r*BR+BR-1):
+ *   ptr[r] .. ptr[r+1]-1   its blocks (ptr int32 [ceil(N / BR) + 1], ptr[0] = 0)
+ *   idx[b]                 the column k of block b (uint16 when idx_bytes = 2, else int32),
+ *                          strictly increasing within a block row, in [0, K)
+ *   values[b * BR + j]     W[r*BR + j, idx[b]] (int8 in [-127, 127]; zero fill allowed)
+ * The result is bit-identical to qe_gemm_run with W dense (eq. 3 and 5), for every ISA
+ * variant and thread count. Same conventions and ranges as qengine.h. */
+#ifndef QENGINE_SPARSE_H
+#define QENGINE_SPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qe_spmm_kernel qe_spmm_kernel;
+
+const qe_spmm_kernel* qe_spmm_kernel_for(int isa);  /* NULL if isa is not compiled */
+/* e.g. "qe_qs8_spmm_minmax_32x1__avx2" for br = 1 (positions per tile x BR) */
+const char* qe_spmm_kernel_name(const qe_spmm_kernel* kernel, int br);
+
+/* Packed weights: ISA-neutral (any kernel runs them), made once at load. br is 1 or 4. */
+size_t qe_spmm_packed_size(size_t n, size_t k, int br, size_t nblocks);
+void qe_spmm_pack(size_t n, size_t k, int br, const int32_t* ptr, const void* idx,
+                  int idx_bytes, const int8_t* values, const int32_t* bias,
+                  const int32_t* m0, const int32_t* sh, void* packed);
+
+/* a: row m at a + m * a_stride (bytes), K bytes; c: row m at c + m * c_stride, N bytes. */
+size_t qe_spmm_scratch_size(const void* packed, size_t m);
+void qe_spmm_run(const qe_spmm_kernel* kernel, const void* packed, size_t m,
+                 const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
+                 int32_t zo, int32_t qmin, int32_t qmax, void* scratch, int num_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QENGINE_SPARSE_H */

@@ -1,0 +1,76 @@
+# Sparse int8 matmul (csrc/sparse/, docs/SPARSE.md).
+from qengine._capi_sparse cimport *
+
+
+cdef class PackedSpmm:
+    """Sparse weights W [N, K] in blocks of `block` (1: CSR, 4: 4x1 BSR) output channels,
+    packed once with bias, m0, sh. run() computes requant(bias + A @ W.T) for int8
+    A [M, K], bit-identical to the dense GEMM of the same weights (DESIGN.md section 3).
+
+    The arguments must already be validated (qengine/_kernels_sparse.py does it)."""
+    cdef const qe_spmm_kernel* kernel
+    cdef readonly object packed      # uint8 ndarray: the packed blob (ISA-neutral)
+    cdef readonly size_t n, k, nblocks
+    cdef readonly int block
+    cdef readonly str isa
+    cdef object _scratch             # reused between calls (page faults cost more than runs)
+
+    def __cinit__(self, const int32_t[::1] ptr, const uint8_t[::1] idx, int idx_bytes,
+                  const int8_t[::1] values, size_t n, size_t k, int block,
+                  const int32_t[::1] bias, const int32_t[::1] m0, const int32_t[::1] sh,
+                  str isa):
+        self.isa = isa
+        self.kernel = qe_spmm_kernel_for(isa_names().index(isa))
+        self.n, self.k, self.block = n, k, block
+        self.nblocks = idx.shape[0] // idx_bytes
+        size = qe_spmm_packed_size(n, k, block, self.nblocks)
+        self.packed = np.empty(size, dtype=np.uint8)
+        cdef uint8_t[::1] buf = self.packed
+        qe_spmm_pack(n, k, block, &ptr[0], &idx[0] if self.nblocks else NULL, idx_bytes,
+                     &values[0] if self.nblocks else NULL, &bias[0] if n else NULL,
+                     &m0[0] if n else NULL, &sh[0] if n else NULL, &buf[0])
+
+    @property
+    def kernel_name(self):
+        return qe_spmm_kernel_name(self.kernel, self.block).decode()
+
+    @property
+    def npairs(self):
+        """Packed pairs of blocks (docs/SPARSE.md cost model: the P of c_pair)."""
+        return int(np.frombuffer(self.packed[24:32].tobytes(), np.uint64)[0])
+
+    @property
+    def nbytes(self):
+        return self.packed.nbytes
+
+    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads,
+            out=None):
+        """int8 [M, N]; `out`, if given, is a C-contiguous int8 [M, N] array written in place."""
+        if <size_t>a.shape[1] != self.k:
+            raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
+        check_requant_out(zo, qmin, qmax, num_threads)
+        cdef size_t m = a.shape[0]
+        if out is None:
+            out = np.empty((m, self.n), dtype=np.int8)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
+                  and out.shape == (m, self.n) and out.flags.c_contiguous
+                  and out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous int8 array of shape "
+                             f"({m}, {self.n})")
+        if m == 0 or self.n == 0:
+            return out
+        cdef int8_t[:, ::1] c = out
+        cdef uint8_t[::1] w = self.packed
+        need = qe_spmm_scratch_size(&w[0], m) + 1
+        # take the cached buffer (under the GIL, so concurrent calls never share one)
+        scratch, self._scratch = self._scratch, None
+        if scratch is None or scratch.shape[0] < need:
+            scratch = np.empty(need, dtype=np.uint8)
+        cdef uint8_t[::1] s = scratch
+        cdef int8_t zero = 0
+        cdef const int8_t* ap = &a[0, 0] if self.k else &zero
+        with nogil:
+            qe_spmm_run(self.kernel, &w[0], m, ap, self.k, &c[0, 0], self.n, zo, qmin, qmax,
+                        &s[0], num_threads)
+        self._scratch = scratch
+        return out

@@ -1,0 +1,279 @@
+"""spmm_csr / pack_spmm: every ISA variant bit-exact against dense qgemm of the same weights
+and against the numpy reference of DESIGN.md §3; malformed CSR is a ValueError."""
+import numpy as np
+import pytest
+
+from qengine import kernels as K
+
+import reference as R
+from helpers import assert_same, random_requant
+
+DENSITIES = [0.0, 0.01, 0.1, 0.5, 1.0]
+
+
+def _sparse_weights(rng, n, k, density, rows_zero=True):
+    w = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
+    w[rng.random((n, k)) >= density] = 0
+    if rows_zero and n > 2:
+        w[rng.integers(0, n)] = 0  # an all-zero output channel
+    return w
+
+
+def _case(rng, m, n, k, density):
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    w = _sparse_weights(rng, n, k, density)
+    bias = rng.integers(-2**20, 2**20, size=n).astype(np.int32)
+    m0, _ = random_requant(rng, n)
+    typical = max(1.0, 60.0 * 60.0 * np.sqrt(max(k * density, 1)) + 2**19)
+    base = 31 + int(np.ceil(np.log2(typical / 64)))
+    sh = np.clip(base + rng.integers(-3, 4, size=n), 1, 62).astype(np.int32)
+    return a, w, bias, m0, sh
+
+
+def _check(a, w, bias, m0, sh, zo=0, qmin=-128, qmax=127, threads=(1,), blocks=(1, 4)):
+    want, acc = R.qgemm(a, w, bias, m0, sh, zo, qmin, qmax)
+    dense = K.qgemm(a, w, bias, m0, sh, zo, qmin=qmin, qmax=qmax)
+    assert_same(dense, want, acc)
+    indptr, indices, values = K.dense_to_csr(w)
+    ctx = dict(isa=K.isa()["selected"], shape=(a.shape[0], w.shape[0], a.shape[1]), zo=zo)
+    for t in threads:
+        got = K.spmm_csr(a, indptr, indices, values, w.shape[1], bias, m0, sh, zo,
+                         qmin=qmin, qmax=qmax, num_threads=t)
+        assert got.dtype == np.int8
+        assert_same(got, dense, acc, threads=t, **ctx)
+        for block in blocks:
+            packed = K.pack_spmm(indptr, indices, values, w.shape[1], bias, m0, sh, block=block)
+            assert_same(packed.run(a, zo, qmin, qmax, t), dense, acc, threads=t, block=block,
+                        kernel=packed.kernel_name, **ctx)
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+def test_random_shapes(isa, rng, density):
+    for _ in range(12):
+        m, n, k = (int(v) for v in rng.integers(1, 200, size=3))
+        _check(*_case(rng, m, n, k, density), zo=int(rng.integers(-128, 128)))
+
+
+@pytest.mark.parametrize("dim", ["m", "n", "k"])
+def test_sweep_one_dim_around_tiles(isa, rng, dim):
+    for size in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 257]:
+        m, n, k = {"m": (size, 13, 37), "n": (35, size, 37), "k": (35, 13, size)}[dim]
+        _check(*_case(rng, m, n, k, 0.3), zo=int(rng.integers(-128, 128)))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_identical(isa, rng, threads):
+    for m, n, k, d in [(1, 1000, 1280, 0.1), (3136, 24, 96, 0.1), (49, 160, 960, 0.05),
+                       (196, 65, 33, 0.5), (5, 3, 1, 1.0)]:
+        a, w, bias, m0, sh = _case(rng, m, n, k, d)
+        _check(a, w, bias, m0, sh, 3, threads=(1, threads))
+
+
+def test_empty_matrices(isa, rng):
+    for m, n, k in [(4, 5, 0), (0, 5, 7), (6, 0, 7), (1, 3, 0), (40, 6, 9)]:
+        a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+        w = np.zeros((n, k), np.int8)
+        bias = rng.integers(-2**20, 2**20, size=n).astype(np.int32)
+        m0, sh = np.full(n, 2**30, np.int32), np.full(n, 14, np.int32)
+        if m == 0:
+            indptr, indices, values = K.dense_to_csr(w)
+            out = K.spmm_csr(a, indptr, indices, values, k, bias, m0, sh, 0)
+            assert out.shape == (0, n)
+        else:
+            _check(a, w, bias, m0, sh, zo=5)
+
+
+def test_extreme_values_and_wrapping(isa, rng):
+    for k in (1, 17, 300):
+        for av, wv in [(-128, -127), (-128, 127), (127, 127)]:
+            a = np.full((40, k), av, np.int8)
+            w = np.full((9, k), wv, np.int8)
+            w[:, ::3] = 0
+            bias = np.array([0, 2**31 - 1, -2**31, 12345, -1, 2**31 - 1000, 7, 1, -2**31 + 5],
+                            np.int32)
+            for m0v, shv in [(2**31 - 1, 1), (2**30, 31), (0, 5), (2**31 - 1, 62)]:
+                _check(a, w, bias, np.full(9, m0v, np.int32), np.full(9, shv, np.int32),
+                       zo=int(rng.integers(-128, 128)))
+
+
+def test_clamps_and_zero_points(isa, rng):
+    a, w, bias, m0, sh = _case(rng, 37, 41, 53, 0.2)
+    for zo, qmin, qmax in [(-128, -128, 127), (127, -128, 127), (0, 0, 127), (-5, -5, 6),
+                           (10, 3, 3)]:
+        _check(a, w, bias, m0, sh, zo, qmin, qmax)
+
+
+def test_random_params_full_range(isa, rng):
+    for _ in range(6):
+        m, n, k = (int(v) for v in rng.integers(1, 80, size=3))
+        a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+        w = _sparse_weights(rng, n, k, 0.3)
+        bias = rng.integers(-2**31, 2**31, size=n, dtype=np.int64).astype(np.int32)
+        m0, sh = random_requant(rng, n)
+        _check(a, w, bias, m0, sh, int(rng.integers(-128, 128)))
+
+
+def test_k_above_65536_int32_indices(isa, rng):
+    k = 70001
+    for m in (1, 9):
+        a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+        w = _sparse_weights(rng, 6, k, 0.01)
+        w[1, -1] = 77  # a column index above 65535
+        bias = rng.integers(-2**20, 2**20, size=6).astype(np.int32)
+        m0, sh = np.full(6, 2**30, np.int32), np.full(6, 22, np.int32)
+        indptr, indices, values = K.dense_to_csr(w)
+        assert indices.dtype == np.int32
+        _check(a, w, bias, m0, sh, zo=1, threads=(1, 2))
+
+
+def test_bsr_from_blocks_matches_dense(isa, rng):
+    w = _sparse_weights(rng, 10, 50, 0.2)
+    a = rng.integers(-128, 128, size=(33, 50), dtype=np.int8)
+    bias = np.zeros(10, np.int32)
+    m0, sh = np.full(10, 2**30, np.int32), np.full(10, 12, np.int32)
+    bptr, bidx, bvals = K.csr_to_bsr(*K.dense_to_csr(w), 50, block=4)
+    # rebuild the dense matrix from the blocks
+    rebuilt = np.zeros((12, 50), np.int8)
+    for r in range(3):
+        for b in range(bptr[r], bptr[r + 1]):
+            rebuilt[4 * r:4 * r + 4, bidx[b]] = bvals[b]
+    assert_same(rebuilt[:10], w)
+    packed = K.pack_spmm_bsr(bptr, bidx, bvals, 10, 50, bias, m0, sh)
+    assert packed.block == 4
+    assert_same(packed.run(a, 0, -128, 127, 2), K.qgemm(a, w, bias, m0, sh, 0))
+
+
+def test_storage_report():
+    w = np.zeros((8, 100), np.int8)
+    w[0, :10] = 1
+    w[5, 3] = -2
+    s = K.sparse_storage(w)
+    assert s["dense"] == 800 and s["nnz"] == 11
+    assert s["csr"] == 4 * 9 + 3 * 11
+    assert s["blocks4x1"] == 11 and s["bsr4x1"] == 4 * 3 + 6 * 11
+    assert s["sparsity"] == pytest.approx(1 - 11 / 800)
+
+
+def test_kernel_names(isa):
+    w = np.eye(4, dtype=np.int8)
+    p1 = K.pack_spmm(*K.dense_to_csr(w), 4, np.zeros(4, np.int32), np.full(4, 2**30, np.int32),
+                     np.full(4, 1, np.int32))
+    assert p1.kernel_name.startswith("qe_qs8_spmm_minmax_")
+    # neondot runs the NEON kernels (16-bit products: the dot-product instructions do not help)
+    assert p1.kernel_name.split("__")[1] == ("neon" if isa == "neondot" else isa)
+
+
+# ---- malformed CSR and bad arguments: a clear ValueError, never a crash -------------------
+
+def _good():
+    w = np.array([[0, 1, 0, 2], [0, 0, 0, 0], [3, 0, 0, -4]], np.int8)
+    indptr, indices, values = K.dense_to_csr(w)
+    return dict(a=np.ones((2, 4), np.int8), indptr=indptr, indices=indices, values=values, k=4,
+                bias=np.zeros(3, np.int32), m0=np.full(3, 2**30, np.int32),
+                sh=np.full(3, 8, np.int32), zo=0)
+
+
+def _i32(*v):
+    return np.array(v, np.int32)
+
+
+def _u16(*v):
+    return np.array(v, np.uint16)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(indptr=_i32(0, 2, 1, 4)), "non-decreasing"),
+    (dict(indptr=_i32(1, 2, 2, 4)), r"indptr\[0\] must be 0"),
+    (dict(indptr=_i32(0, 2, 2, 3)), r"indptr\[-1\] must equal"),
+    (dict(indptr=_i32(0, 2, 2, 5)), r"indptr\[-1\] must equal"),
+    (dict(indptr=_i32(0, 2, 4)), r"shape|bias must have shape"),
+    (dict(indptr=np.array([0, 2, 2, 4], np.int64)), "int32"),
+    (dict(indptr=[0, 2, 2, 4]), "int32"),
+    (dict(indptr=np.zeros((2, 2), np.int32)), "1-D"),
+    (dict(indices=_u16(1, 4, 0, 3)), r"must lie in \[0, K=4\)"),
+    (dict(indices=_u16(3, 1, 0, 3)), "strictly increasing"),
+    (dict(indices=_u16(1, 1, 0, 3)), "strictly increasing"),
+    (dict(indices=_u16(1, 3, 0)), "indptr\\[-1\\] must equal"),
+    (dict(indices=np.array([1, 3, 0, 3], np.int64)), "uint16 .* or int32"),
+    (dict(indices=np.array([1, 3, 0, 3], np.float32)), "uint16 .* or int32"),
+    (dict(indices=np.array([-1, 3, 0, 3], np.int32)), r"must lie in \[0, K=4\)"),
+    (dict(indices=[1, 3, 0, 3]), "numpy array"),
+    (dict(values=np.array([1, 2, 3], np.int8)), "values must have shape"),
+    (dict(values=np.array([1, 2, 3, 4], np.int16)), "values must have dtype int8"),
+    (dict(values=np.array([1, 2, -128, 4], np.int8)), r"\[-127, 127\]"),
+    (dict(k=5), "k=5"),
+    (dict(k=-1), "k must lie in"),
+    (dict(k=2.0), "k must be an integer"),
+    (dict(a=np.ones((2, 4), np.float32)), "a must have dtype int8"),
+    (dict(bias=np.zeros(2, np.int32)), r"bias must have shape \(3,\)"),
+    (dict(m0=np.full(3, -1, np.int32)), "m0 values"),
+    (dict(sh=np.full(3, 0, np.int32)), "sh values"),
+    (dict(zo=200), "zo must lie in"),
+    (dict(qmin=5, qmax=4), "must not exceed"),
+    (dict(num_threads=0), "num_threads"),
+])
+def test_malformed_raises_value_error(change, message):
+    args = {**_good(), **change}
+    with pytest.raises(ValueError, match=message):
+        K.spmm_csr(**args)
+
+
+def test_uint16_indices_with_large_k_rejected():
+    with pytest.raises(ValueError, match="needs int32"):
+        K.pack_spmm(_i32(0, 1), _u16(3), np.ones(1, np.int8), 70000, np.zeros(1, np.int32),
+                    np.full(1, 2**30, np.int32), np.full(1, 8, np.int32))
+
+
+def test_malformed_bsr_raises():
+    g = _good()
+    args = (np.zeros(3, np.int32), np.full(3, 2**30, np.int32), np.full(3, 8, np.int32))
+    ok = (_i32(0, 2), _u16(0, 3), np.ones((2, 4), np.int8), 3, 4)
+    K.pack_spmm_bsr(*ok, *args)
+    for bad, msg in [((_i32(0, 2, 2),) + ok[1:], "bptr must have shape"),
+                     ((ok[0], _u16(3, 0)) + ok[2:], "strictly increasing"),
+                     (ok[:2] + (np.ones((2, 3), np.int8),) + ok[3:], "bvalues must be"),
+                     (ok[:2] + (np.ones((3, 4), np.int8),) + ok[3:], "bvalues must have shape"),
+                     (ok[:3] + (-1, 4), "n must lie")]:
+        with pytest.raises(ValueError, match=msg):
+            K.pack_spmm_bsr(*bad, *args)
+    with pytest.raises(ValueError, match="block must be"):
+        K.pack_spmm(g["indptr"], g["indices"], g["values"], 4, *args, block=3)
+
+
+def test_packed_run_checks_its_arguments():
+    g = _good()
+    packed = K.pack_spmm(g["indptr"], g["indices"], g["values"], 4, g["bias"], g["m0"], g["sh"])
+    with pytest.raises(ValueError, match="K=5"):
+        packed.run(np.zeros((2, 5), np.int8), 0, -128, 127, 1)
+    with pytest.raises(ValueError, match="zo"):
+        packed.run(np.zeros((2, 4), np.int8), 300, -128, 127, 1)
+    with pytest.raises(ValueError):
+        packed.run(np.zeros((2, 4), np.float32), 0, -128, 127, 1)
+
+
+def test_run_into_out_and_reuse(isa, rng):
+    a, w, bias, m0, sh = _case(rng, 70, 20, 33, 0.3)
+    want = K.qgemm(a, w, bias, m0, sh, 2)
+    packed = K.pack_spmm(*K.dense_to_csr(w), 33, bias, m0, sh)
+    out = np.empty((70, 20), np.int8)
+    assert packed.run(a, 2, -128, 127, 1, out=out) is out
+    assert_same(out, want)
+    assert_same(packed.run(a[:5].copy(), 2, -128, 127, 2), want[:5])  # smaller M, same scratch
+    assert_same(packed.run(a, 2, -128, 127, 3), want)
+    for bad in (np.empty((70, 21), np.int8), np.empty((70, 20), np.int16),
+                np.empty((20, 70), np.int8).T, [[0]]):
+        with pytest.raises(ValueError, match="out must be"):
+            packed.run(a, 2, -128, 127, 1, out=bad)
+
+
+def test_npairs_and_packed_size(rng):
+    w = _sparse_weights(rng, 9, 40, 0.3, rows_zero=False)
+    w[2] = 0
+    w[3, :3] = [1, 0, 2]
+    w[3, 3:] = 0  # 2 nonzeros: one pair
+    indptr, indices, values = K.dense_to_csr(w)
+    counts = np.diff(indptr)
+    p = K.pack_spmm(indptr, indices, values, 40, np.zeros(9, np.int32),
+                    np.full(9, 2**30, np.int32), np.full(9, 30, np.int32))
+    assert p.npairs == int(np.sum((counts + 1) // 2))
+    assert p.nbytes % 64 == 0
