@@ -395,6 +395,52 @@ def fuzz_softmax(data):
               np.zeros(shape, np.int8 if as_int8 else np.float32), must_fail=wrong or not shape)
 
 
+def fuzz_spmm_csr(data):
+    rng = rng_of(data)
+    m, n, k = (data.draw(st.one_of(st.integers(0, 3), st.integers(4, 40)), label=d)
+               for d in "MNK")
+    a = int8s(data, rng, (m, k), name="a")
+    w = int8s(data, rng, (n, k), -127, 127, name="w")
+    w = np.where(rng.random((n, k)) < data.draw(st.floats(0, 1), label="density"), w, 0)
+    w = w.astype(np.int8)
+    indptr, indices, values = K.dense_to_csr(w)
+    if data.draw(st.booleans(), label="int32 indices"):
+        indices = indices.astype(np.int32)
+    bias = rng.integers(-2**31, 2**31, size=n)
+    m0, sh, bad = requant(data, rng, n)
+    zo = ZPS.draw(data, "zo")
+    qmin, qmax = clamp_pair(data)
+    threads = THREADS.draw(data, "threads")
+    edit = Mostly(st.just(""), st.sampled_from(
+        ["ptr_last", "ptr_down", "idx_big", "idx_neg", "vals_short", "ptr_len", "k"]),
+        5).draw(data, "csr edit")
+    indptr, indices, values = indptr.copy(), indices.copy(), values.copy()
+    kk = k
+    if edit == "ptr_last":
+        indptr[-1] += 1
+    elif edit == "ptr_down" and n >= 2 and indptr[-1] > 0:
+        indptr[1:-1] = indptr[-1]
+        indptr[1] = indptr[-1] + 1  # decreasing after it
+    elif edit == "idx_big" and indices.size:
+        indices[0] = k
+    elif edit == "idx_neg" and indices.size:
+        indices = indices.astype(np.int32)
+        indices[0] = -1
+    elif edit == "vals_short" and values.size:
+        values = values[:-1]
+    elif edit == "ptr_len":
+        indptr = np.append(indptr, indptr[-1])
+    elif edit == "k":
+        kk = k + 1
+    else:
+        edit = ""
+    with on_variant(data):
+        check("spmm_csr", lambda: K.spmm_csr(a, indptr, indices, values, kk, bias, m0, sh, zo,
+                                             qmin, qmax, threads),
+              lambda: R.qgemm(a, w, bias, m0, sh, zo, qmin, qmax)[0],
+              must_fail=bad or edit != "")
+
+
 FUZZERS = {
     "qgemm": fuzz_qgemm, "qconv2d": fuzz_qconv2d, "maxpool2d": fuzz_maxpool2d,
     "avgpool2d": fuzz_avgpool2d, "global_avgpool": fuzz_global_avgpool,
@@ -402,6 +448,8 @@ FUZZERS = {
     "concat": fuzz_concat, "lut": fuzz_lut, "requantize": fuzz_requantize,
     "quantize": fuzz_quantize, "dequantize": fuzz_dequantize, "softmax": fuzz_softmax,
 }
+if hasattr(K, "spmm_csr"):
+    FUZZERS["spmm_csr"] = fuzz_spmm_csr
 
 
 def main(examples, only=None):
