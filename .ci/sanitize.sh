@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 
 TESTS=${SANITIZE_TESTS:-"tests/test_gemm.py tests/test_conv.py tests/test_ops.py \
-tests/test_isa.py tests/test_runtime.py tests/test_format.py tests/test_fuzz.py \
+tests/test_sparse.py tests/test_isa.py tests/test_runtime.py tests/test_format.py tests/test_fuzz.py \
 tests/test_stress.py"}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/qengine-asan.XXXXXX")
@@ -29,7 +29,9 @@ echo "sanitize: built in $((SECONDS - start)) s"
 # (CPython keeps objects alive at exit by design); every other report aborts the process.
 libasan=$(gcc -print-file-name=libasan.so)
 [ -f "$libasan" ] || { echo "sanitize: gcc has no libasan.so" >&2; exit 1; }
-export LD_PRELOAD="$libasan"
+# libstdc++ too: else ASan cannot intercept C++ exceptions thrown by other extensions
+# (onnx's shape inference) and aborts with "CHECK failed ... real___cxa_throw"
+export LD_PRELOAD="$libasan $(gcc -print-file-name=libstdc++.so.6)"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export PYTHONMALLOC=malloc        # Python's own allocations are checked too
