@@ -114,12 +114,42 @@ def _cmd_info(args):
     return 0
 
 
+def _cmd_convert(args):
+    from qengine.convert import convert
+    from qengine.errors import UnsupportedOpError
+
+    try:
+        report = convert(args.model, args.output, calibration=args.calib,
+                         calibrate=args.calibrate, recover=not args.no_recover,
+                         percentile=args.percentile)
+    except (UnsupportedOpError, NotImplementedError, ValueError, OSError) as exc:
+        print(f"qengine convert: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    if args.report:
+        report.save(args.report)
+        print(f"report written to {args.report}")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="qengine", description=__doc__)
     p.add_argument("--version", action="store_true", help="version and ISA variants")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("demo", help="the main job on a bundled model").set_defaults(fn=_cmd_demo)
     sub.add_parser("version", help="version and ISA variants").set_defaults(fn=_cmd_version)
+
+    conv = sub.add_parser("convert", help="ONNX float model -> calibrated int8 .qmodel")
+    conv.add_argument("model", help="the float .onnx file (only read)")
+    conv.add_argument("-o", "--output", required=True, help="the .qmodel to write")
+    conv.add_argument("--calib", required=True,
+                      help="calibration inputs, ONNX layout: .npy, or .npz (by input name)")
+    conv.add_argument("--calibrate", default="minmax",
+                      choices=["minmax", "percentile", "entropy", "mse"])
+    conv.add_argument("--percentile", type=float, default=99.99)
+    conv.add_argument("--no-recover", action="store_true", help="skip bias correction")
+    conv.add_argument("--report", help="also save the report as JSON here")
+    conv.set_defaults(fn=_cmd_convert)
 
     run = sub.add_parser("run", help="run a model on inputs from .npy/.npz")
     run.add_argument("model")

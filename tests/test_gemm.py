@@ -129,6 +129,35 @@ def test_random_per_channel_params_full_range(isa, rng):
         _check(a, w, bias, m0, sh, int(rng.integers(-128, 128)))
 
 
+def test_long_k_and_partial_tiles(isa, rng):
+    # K around the AVX2 kernel's 512-byte activation chunk, every row count of a 6-row tile,
+    # full and partial 8- and 16-channel groups
+    for k in (510, 511, 512, 513, 1023, 1025):
+        for m, n in [(1, 24), (5, 9), (6, 16), (7, 8), (13, 33)]:
+            _check(*_random_case(rng, m, n, k), zo=int(rng.integers(-128, 128)))
+
+
+def test_requant_near_clamp_any_m0(isa, rng):
+    # acc = bias[n] + a[m] sweeps 256 consecutive values around the accumulator that maps to
+    # a chosen output t (|t| up to 600, past the clamp) for m0 of every magnitude, m0 = 0 and
+    # sh in [1, 62]; exercises the SIMD requantization's shortcuts near the clamp.
+    n = 37
+    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    w = np.ones((n, 1), np.int8)
+    for _ in range(30):
+        bits = rng.integers(0, 31, size=n)
+        m0 = (2**bits + rng.integers(0, 2**bits)).clip(0, 2**31 - 1)
+        m0[rng.random(n) < 0.1] = 0
+        sh = rng.integers(1, 63, size=n)
+        t = rng.integers(-600, 601, size=n).astype(np.float64)
+        bias = np.round(t * 2.0**sh / np.maximum(m0, 1))
+        bias = bias.clip(-2**31 + 128, 2**31 - 129).astype(np.int32)
+        zo = int(rng.integers(-128, 128))
+        qmin = int(rng.integers(-128, 128))
+        qmax = int(rng.integers(qmin, 128))
+        _check(a, w, bias, m0.astype(np.int32), sh.astype(np.int32), zo, qmin, qmax)
+
+
 def test_empty_and_k_zero(isa):
     w = np.zeros((4, 0), np.int8)
     a = np.zeros((3, 0), np.int8)

@@ -141,7 +141,8 @@ void qe_gemm_run(const qe_gemm_kernel* k, size_t m, size_t n, size_t kdim, const
                  int32_t zo, int32_t qmin, int32_t qmax, void* scratch, int num_threads) {
   if (m == 0 || n == 0) return;
   const size_t kp = qe_round_up(kdim, k->kr);
-  if (qe_gemm_packs_a(k)) {
+  /* rows whose K is a multiple of KR are already in the kernel's layout unless XORed */
+  if (qe_gemm_packs_a(k) && (k->a_xor || kdim % k->kr != 0)) {
     /* scratch is 64-byte aligned by the caller's size query slack */
     int8_t* packed_a = (int8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     pack_job pj = {k, m, kdim, 256, a, a_stride, packed_a};

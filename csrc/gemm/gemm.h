@@ -9,8 +9,9 @@
  *     int32 sh[NR]
  *     int8  w[Kp / KR][NR][KR]   w[kb][j][r] = W[j0 + j, kb * KR + r], zero padded
  *   Channels past N are padded with bias 0, m0 0, sh 1, weights 0.
- * Packed activations (only when KR > 1 or a_xor != 0): rows of Kp bytes, A[m, k] ^ a_xor,
- *   zero padded past K. a_xor = 0x80 turns int8 into uint8 with offset 128 (a + 128). */
+ * Packed activations (only when K % KR != 0 or a_xor != 0; otherwise the kernel reads A's
+ *   rows in place): rows of Kp bytes, A[m, k] ^ a_xor, zero padded past K.
+ *   a_xor = 0x80 turns int8 into uint8 with offset 128 (a + 128). */
 #ifndef QE_GEMM_H
 #define QE_GEMM_H
 

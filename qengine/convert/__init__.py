@@ -1,4 +1,9 @@
-"""The PyTorch-free converter (DESIGN.md section 6), front half.
+"""The PyTorch-free converter (DESIGN.md section 6).
+
+    from qengine.convert import convert
+    report = convert("model.onnx", "model.qmodel", calibration=x, calibrate="minmax")
+
+The steps, usable one by one:
 
     from qengine.convert import import_onnx, FloatExecutor, calibrate, quantize_graph
     g = import_onnx("model.onnx")                 # float NHWC IR, canonicalised
@@ -15,7 +20,9 @@ from qengine.convert.passes import canonicalize
 from qengine.convert.calibrate import calibrate
 from qengine.convert.quantize import QGraph, QNode, QTensor, quantize_graph, quantize_multiplier
 from qengine.convert.simulate import simulate, compare
+from qengine.convert.api import convert
+from qengine.convert.report import Report, LayerReport
 
 __all__ = ["Graph", "Node", "import_onnx", "FloatExecutor", "canonicalize", "calibrate",
            "QGraph", "QNode", "QTensor", "quantize_graph", "quantize_multiplier",
-           "simulate", "compare"]
+           "simulate", "compare", "convert", "Report", "LayerReport"]

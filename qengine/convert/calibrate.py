@@ -150,8 +150,10 @@ class _Stats:
 
 
 def calibrate(graph, data, method="percentile", percentile=99.99, batch_size=16,
-              layout="onnx", progress=None, max_samples=None):
-    """{tensor name: (lo, hi)} for every activation tensor of `graph` (see module doc)."""
+              layout="onnx", progress=None, max_samples=None, observe=None):
+    """{tensor name: (lo, hi)} for every activation tensor of `graph` (see module doc).
+    `observe(name, array)`, if given, also sees every tensor of the first pass (the
+    converter collects bias-correction statistics there, saving a teacher pass)."""
     if method not in METHODS:
         raise ValueError(f"calibrate={method!r}: choose one of {', '.join(METHODS)}")
     if method == "percentile" and not 50 < percentile <= 100:
@@ -171,7 +173,8 @@ def calibrate(graph, data, method="percentile", percentile=99.99, batch_size=16,
         if seen == 0:
             raise ValueError("calibration data is empty")
 
-    passes(st.minmax, "calibration (min/max)")
+    first = st.minmax if observe is None else (lambda k, x: (st.minmax(k, x), observe(k, x)))
+    passes(first, "calibration (min/max)")
     if method != "minmax":
         st.absmax = {k: max(abs(st.lo[k]), abs(st.hi[k])) for k in st.lo}
         passes(st.histogram, f"calibration ({method} histograms)")

@@ -35,6 +35,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from qengine import quant as Q
 from qengine.convert.executor import pool_counts
 
 QMIN, QMAX = -128, 127
@@ -88,27 +89,20 @@ class QGraph:
 # ---- the arithmetic helpers ----
 
 def quantize_multiplier(m, where="layer"):
-    """Real multipliers M > 0 -> (m0 int32 in [2^30, 2^31), sh int32 in [1, 62]) with
-    M ~ m0 * 2^-sh (docs/QUANTIZATION.md section 3, "Finding m0, sh"). M == 0 gives
-    (0, 1). Raises ValueError naming `where` if some sh falls outside [1, 62]."""
+    """Real multipliers M >= 0 -> (m0 int32 [n], sh int32 [n]) with M ~ m0 * 2^-sh, one
+    `qengine.quant.multiplier` per entry (the single implementation, shared with the
+    loader). Raises ValueError naming `where` if some sh falls outside [1, 62]."""
     m = np.atleast_1d(np.asarray(m, np.float64))
-    if np.any(~np.isfinite(m)) or np.any(m < 0):
-        raise ValueError(f"{where}: requantization multiplier must be finite and >= 0, got {m}")
-    f, e = np.frexp(m)                      # m = f * 2^e, f in [0.5, 1)
-    m0 = np.round(f * 2.0**31).astype(np.int64)
-    carry = m0 == 2**31
-    m0[carry] = 2**30
-    e = e + carry
-    sh = 31 - e.astype(np.int64)
-    zero = m == 0
-    m0[zero], sh[zero] = 0, 1
-    bad = ~zero & ((sh < 1) | (sh > 62))
-    if np.any(bad):
-        raise ValueError(
-            f"{where}: requantization multiplier {m[bad][0]:.3e} needs shift {sh[bad][0]}, "
-            f"outside [1, 62]: the layer's scales are degenerate (e.g. a dead tensor "
-            f"with a tiny range, or weights far larger than the output range)")
-    return m0.astype(np.int32), sh.astype(np.int32)
+    m0 = np.empty(m.shape, np.int32)
+    sh = np.empty(m.shape, np.int32)
+    for i, v in enumerate(m):
+        try:
+            m0[i], sh[i] = Q.multiplier(v)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}: the layer's scales are degenerate (e.g. a "
+                             f"dead tensor with a tiny range, or weights far larger than "
+                             f"the output range)") from None
+    return m0, sh
 
 
 def choose_qparams(lo, hi):
@@ -163,10 +157,9 @@ def quantize_bias(b, s_in, s_w, z_in, wq, where="layer"):
 
 
 def build_lut(fn, s_in, z_in, s_out, z_out):
-    """256-entry table: lut[q + 128] = quantize(fn(dequantize(q)))."""
-    q = np.arange(QMIN, QMAX + 1, dtype=np.float64)
-    y = fn(s_in * (q - z_in))
-    return np.clip(np.round(y / s_out) + z_out, QMIN, QMAX).astype(np.int8)
+    """256-entry table lut[q + 128] = quantize(fn(dequantize(q))): `qengine.quant.lut_table`
+    (eq. 13), the one table builder."""
+    return Q.lut_table(fn, s_in, z_in, s_out, z_out)
 
 
 def _lut_fn(op, a):

@@ -1,0 +1,83 @@
+"""`convert()`: ONNX float model -> calibrated int8 .qmodel and its report (DESIGN.md 2, 6).
+
+    from qengine.convert import convert
+    report = convert("model.onnx", "model.qmodel", calibration=x)   # x: ONNX layout
+    print(report)
+
+Steps: import + canonicalise + lower to the version-1 operator table (every unsupported
+op is reported at once, before any calibration) -> calibration ranges from the float
+teacher -> int8 IR -> .qmodel graph -> bias correction (recover=True) -> report measured
+with the kernels -> the file, written last and atomically, so a failure leaves nothing at
+`output`. The ONNX file is only read.
+"""
+import os
+import time
+
+import numpy as np
+
+from qengine import __version__
+from qengine.convert.calibrate import METHODS, calibrate as _calibrate, iter_batches
+from qengine.convert.kexec import KernelExecutor
+from qengine.convert.lower import lower_for_runtime
+from qengine.convert.onnx_import import import_onnx
+from qengine.convert.quantize import quantize_graph
+from qengine.convert.recover import TeacherMeans, bias_correct
+from qengine.convert.report import Report, layer_rows, measure
+from qengine.convert.writer import build_qmodel, table_op
+
+SCHEMES = ("int8", "fixed")
+
+
+def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune=None,
+            recover=True, percentile=99.99, batch_size=16, progress=None):
+    """Convert ONNX file `model` to `output` (.qmodel); returns a Report.
+
+    calibration: an array in the ONNX model's layout (NCHW images; a batch or one
+    sample), an iterable of arrays or of {input name: array} dicts, or a .npy / .npz path.
+    scheme: "int8" (affine; "fixed" is issue 8). calibrate: minmax | percentile |
+    entropy | mse. prune: issue 7. recover: bias correction against the float teacher."""
+    t0 = time.time()
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
+    if scheme == "fixed":
+        raise NotImplementedError("scheme='fixed' (power-of-two scales) is not implemented "
+                                  "yet: it is issue 8 (fixed-point scheme)")
+    if prune is not None:
+        raise NotImplementedError("prune= is not implemented yet: it is issue 7 (pruning "
+                                  "and teacher-guided recovery)")
+    if calibrate not in METHODS:
+        raise ValueError(f"calibrate={calibrate!r}: choose one of {', '.join(METHODS)}")
+    model, output = os.fspath(model), os.fspath(output)
+    if os.path.abspath(model) == os.path.abspath(output):
+        raise ValueError("output must not be the input model file")
+
+    graph = import_onnx(model)
+    lower_for_runtime(graph)
+    # Materialised once in the stored layout: generators may be read only once, and
+    # calibration, bias correction and the report all walk the data.
+    batches = list(iter_batches(graph, calibration, batch_size))
+    if not batches:
+        raise ValueError("calibration data is empty")
+    samples = sum(len(next(iter(b.values()))) for b in batches)
+    means = TeacherMeans(graph) if recover else None
+    ranges = _calibrate(graph, batches, method=calibrate, percentile=percentile,
+                        batch_size=batch_size, layout="stored", progress=progress,
+                        observe=means.see if recover else None)
+    qg = quantize_graph(graph, ranges)
+    builder = build_qmodel(qg, scheme)
+    kexec = KernelExecutor(builder.header(), builder.constants)
+    if recover:
+        bias_correct(graph, qg, builder, kexec, batches, means.means())
+    per, out_sqnr, top1 = measure(graph, kexec, batches)
+
+    settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),
+                "samples": samples, "source": os.path.basename(model)}
+    if calibrate == "percentile":
+        settings["percentile"] = percentile
+    builder.save(output, producer={"name": "qengine.convert", "version": __version__},
+                 settings=settings)
+    report = Report(model, output, scheme, calibrate, bool(recover),
+                    layer_rows(qg, table_op, scheme, per), out_sqnr, top1, samples,
+                    os.path.getsize(model), os.path.getsize(output))
+    report.seconds = time.time() - t0
+    return report
