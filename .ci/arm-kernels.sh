@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cross-compile csrc/ and tests/c/test_gemm_variants.c (statically linked) for aarch64 and
-# armv7, and run the test under qemu user-mode on CPU models of the Raspberry Pi family:
+# Cross-compile csrc/ and the C variant tests tests/c/test_gemm_variants.c (int8 GEMM) and
+# tests/c/test_qs16_variants.c (16x8 kernels), statically linked, for aarch64 and armv7,
+# and run them under qemu user-mode on CPU models of the Raspberry Pi family:
 #   aarch64 -cpu cortex-a72  (Pi 4, ARMv8.0: must select neon; neondot is not supported)
 #   aarch64 -cpu cortex-a76  (Pi 5, ARMv8.2 + dot product: selects neondot; tests both)
 #   armv7   -cpu cortex-a15  (32-bit Raspberry Pi OS, NEON: selects neon)
@@ -41,11 +42,15 @@ build() {  # build NAME CC "BASE FLAGS" "VARIANT:FLAG,FLAG ..." -- as setup.py d
       "$cc" "${common[@]}" "${defs[@]}" ${flags//,/ } -c "$f" -o "$o"; objs+=("$o")
     done
   done
-  for f in $portable tests/c/test_gemm_variants.c; do
+  for f in $portable; do
     local o="$out/$name/$(echo "$f" | tr / _).o"
     "$cc" "${common[@]}" "${defs[@]}" $base -c "$f" -o "$o"; objs+=("$o")
   done
-  "$cc" -static -pthread "${objs[@]}" -o "$out/test_gemm_variants.$name" -lm
+  for t in test_gemm_variants test_qs16_variants; do
+    local o="$out/$name/$t.o"
+    "$cc" "${common[@]}" "${defs[@]}" $base -c "tests/c/$t.c" -o "$o"
+    "$cc" -static -pthread "${objs[@]}" "$o" -lm -o "$out/$t.$name"
+  done
 }
 
 build aarch64 aarch64-linux-gnu-gcc "" "neon:-march=armv8-a neondot:-march=armv8.2-a+dotprod"
@@ -57,7 +62,7 @@ status=0
 summary=()
 run() {  # run LABEL EXPECTED_BEST QEMU ARGS...
   local label=$1 best=$2; shift 2
-  local t0=$SECONDS log="$out/$label.log"
+  local t0=$SECONDS log="$out/${label// /_}.log"
   echo "== $label"
   if "$@" --expect-best "$best" "${TEST_ARGS[@]}" >"$log" 2>&1; then :; else status=1; fi
   grep -E '^(isa: best|kernel |FAIL)' "$log" | head -20 || true
@@ -66,9 +71,11 @@ run() {  # run LABEL EXPECTED_BEST QEMU ARGS...
 }
 TEST_ARGS=("$@")
 [ $# -gt 0 ] || TEST_ARGS=(--cases 2000)
-run aarch64-cortex-a72 neon qemu-aarch64-static -cpu cortex-a72 "$out/test_gemm_variants.aarch64"
-run aarch64-cortex-a76 neondot qemu-aarch64-static -cpu cortex-a76 "$out/test_gemm_variants.aarch64"
-run armv7-cortex-a15 neon qemu-arm-static -cpu cortex-a15 "$out/test_gemm_variants.armv7"
+for t in test_gemm_variants test_qs16_variants; do
+  run "$t aarch64-cortex-a72" neon qemu-aarch64-static -cpu cortex-a72 "$out/$t.aarch64"
+  run "$t aarch64-cortex-a76" neondot qemu-aarch64-static -cpu cortex-a76 "$out/$t.aarch64"
+  run "$t armv7-cortex-a15" neon qemu-arm-static -cpu cortex-a15 "$out/$t.armv7"
+done
 
 echo "== summary"
 printf '%s\n' "${summary[@]}"

@@ -58,14 +58,22 @@ def pack_conv2d(w, bias, m0, sh, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
 
 
 def qconv2d(x, w, bias, m0, sh, zo, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-            groups=1, pad_value=0, qmin=-128, qmax=127, num_threads=1):
+            groups=1, pad_value=0, qmin=None, qmax=None, num_threads=1, **kw):
     """int8 NHWC [N, Ho, Wo, O] = requant(bias[o] + sum over the window of xpad * w[o])
     (eq. 3 and 5).
 
     x int8 NHWC [N, H, W, C]; w int8 OHWI [O, kh, kw, C // groups] in [-127, 127]; bias
     int32 [O] with the input zero point folded in; m0/sh per output channel; padding =
     (top, left, bottom, right), filled with pad_value (the input zero point);
-    Ho = (H + top + bottom - dilation_h * (kh - 1) - 1) // stride_h + 1, likewise Wo."""
+    Ho = (H + top + bottom - dilation_h * (kh - 1) - 1) // stride_h + 1, likewise Wo.
+    int16 x runs the 16x8 convolution (qconv2d16: int16 output, int64 bias, out_dtype=...)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.int16:
+        from qengine._kernels_qs16 import qconv2d16
+        return qconv2d16(x, w, bias, m0, sh, zo, stride, padding, dilation, groups, pad_value,
+                         qmin, qmax, num_threads, **kw)
+    if kw:
+        raise ValueError(f"unexpected arguments for int8 qconv2d: {sorted(kw)}")
+    qmin, qmax = V.INT8_MIN if qmin is None else qmin, V.INT8_MAX if qmax is None else qmax
     x = V.int8_array("x", x, 4)
     w = V.int8_array("w", w, 4, weights=True)
     groups = V.int_scalar("groups", groups, 1, 2**20)

@@ -163,10 +163,16 @@ def global_avgpool(x, x_scale, x_zero_point, y_scale, y_zero_point, qmin=-128, q
 # ---- elementwise --------------------------------------------------------------------------------
 
 def add(a, b, a_scale, a_zero_point, b_scale, b_zero_point, y_scale, y_zero_point,
-        qmin=-128, qmax=127, num_threads=1):
+        qmin=None, qmax=None, num_threads=1):
     """y = a + b in real values (eq. 9), int8 with numpy broadcasting (same shape, [C],
     scalar, [N, 1, 1, C], ...), each input with its own scale/zero point, requantized to
-    (y_scale, y_zero_point) with one rounding, then clamped to [qmin, qmax]."""
+    (y_scale, y_zero_point) with one rounding, then clamped to [qmin, qmax] (default: the
+    type's range). Two int16 inputs run add16 (eq. 23)."""
+    if all(isinstance(v, np.ndarray) and v.dtype == np.int16 for v in (a, b)):
+        from qengine._kernels_qs16 import add16
+        return add16(a, b, a_scale, a_zero_point, b_scale, b_zero_point, y_scale,
+                     y_zero_point, qmin, qmax, num_threads)
+    qmin, qmax = -128 if qmin is None else qmin, 127 if qmax is None else qmax
     a, b = _int8("a", a), _int8("b", b)
     out_shape, shape, sa, sb = _broadcast(a, b)
     zo = _zp("y_zero_point", y_zero_point)

@@ -13,8 +13,9 @@ cnp.import_array()
 
 include "_isa.pxi"
 include "_gemm.pxi"
-include "_runtime.pxi"
 include "_bench.pxi"
 include "_ops.pxi"
 include "_conv.pxi"
 include "_sparse.pxi"
+include "_qs16.pxi"
+include "_runtime.pxi"

@@ -39,6 +39,7 @@ class QModelFile:
     constants: dict
     version: tuple
     size: int
+    mm: object = None
 
 
 def write(path, header, constants):
@@ -132,7 +133,7 @@ def read(path):
     if not isinstance(header, dict):
         _fail(f"{path}: header must be a JSON object")
     return QModelFile(header, _map_constants(header, mm, data_off, size), (major, minor),
-                      size)
+                      size, mm)
 
 
 def _map_constants(header, mm, data_off, size):

@@ -72,8 +72,10 @@ def _value(name, v):
               f"{MAX_VALUE_BYTES} bytes one activation may have")
     scale = v.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
-            or not math.isfinite(scale) or scale <= 0:
-        _fail(f"{where}: scale must be a finite number > 0, got {scale!r}")
+            or not math.isfinite(scale) or not 1e-30 <= scale <= 1e30:
+        # the runtime needs scale and 1/scale as normal float32 (eq. 17, 18)
+        _fail(f"{where}: scale must be a finite number > 0 (within [1e-30, 1e30]), "
+              f"got {scale!r}")
     rng = DTYPE_RANGE[dtype] or (0, 0)
     zp = F._check_int(f"{where} zero_point", v.get("zero_point", 0), *rng)
     return TensorInfo(name, shape, dtype, float(scale), zp)
@@ -146,6 +148,11 @@ def parse(qfile):
     for v in outputs:
         if v not in produced:
             _fail(f"graph output {v!r} is never produced")
+        if values[v].dtype not in ("int8", "float32"):
+            _fail(f"graph output {v!r} must be int8 or float32, got {values[v].dtype}")
+    for v in inputs:
+        if values[v].dtype != "int8":
+            _fail(f"graph input {v!r} must be int8, got {values[v].dtype}")
     return Graph(inputs, outputs, values, nodes, h)
 
 

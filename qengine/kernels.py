@@ -53,12 +53,18 @@ def pack_gemm(w, bias, m0, sh):
     return _native.PackedGemm(w, bias, m0, sh, _native.isa_selected())
 
 
-def qgemm(a, w, bias, m0, sh, zo, qmin=-128, qmax=127, num_threads=1):
+def qgemm(a, w, bias, m0, sh, zo, qmin=None, qmax=None, num_threads=1, **kw):
     """int8 [M, N] = requant(bias[n] + sum_k a[m, k] * w[n, k]) (DESIGN.md §3).
 
     a int8 [M, K]; w int8 [N, K] with values in [-127, 127]; bias int32 [N] (activation
     zero point already folded in); m0 in [0, 2^31) and sh in [1, 62] per channel; zo the
-    output zero point; qmin/qmax the fused clamp."""
+    output zero point; qmin/qmax the fused clamp (default: the output type's range).
+    int16 a runs the 16x8 GEMM (qgemm16: int16 output, int64 bias, out_dtype=...)."""
+    if isinstance(a, np.ndarray) and a.dtype == np.int16:
+        return qgemm16(a, w, bias, m0, sh, zo, qmin, qmax, num_threads, **kw)
+    if kw:
+        raise ValueError(f"unexpected arguments for int8 qgemm: {sorted(kw)}")
+    qmin, qmax = V.INT8_MIN if qmin is None else qmin, V.INT8_MAX if qmax is None else qmax
     a = V.int8_array("a", a, 2)
     w = V.int8_array("w", w, 2, weights=True)
     if a.shape[1] != w.shape[1]:
@@ -74,3 +80,4 @@ _select_from_env()
 from qengine._kernels_ops import *  # noqa
 from qengine._kernels_conv import *  # noqa
 from qengine._kernels_sparse import *  # noqa
+from qengine._kernels_qs16 import *  # noqa

@@ -1,18 +1,39 @@
 """What each .qmodel op is: its checks (docs/FORMAT.md) and how it becomes a plan step.
 
 An op spec has
-  check(node, ins, outs)    raise ModelFormatError unless the node is fully valid
+  check(node, ins, outs)    raise ModelFormatError unless the node is fully valid; derives
+                            the op's integer parameters from the scales (qengine.quant)
+                            and keeps them in node.params
   prepare(node, ins, outs)  pack weights once, at load; returns an object for add_step
-  scratch(prep, ins, outs)  bytes of scratch the step needs
-  add_step(plan, i, prep, ins, outs, offsets)  fill step i of the compiled plan
+  scratch(prep, ins, outs, num_threads)  bytes of scratch the step needs
+  add_step(plan, i, prep, node, ins, outs, offsets)  fill step i of the compiled plan
 and `alias = True` when the output is the input's buffer seen with another shape.
+Nothing here runs per inference.
 """
 import math
+from types import SimpleNamespace
+
+import numpy as np
 
 from qengine import _native
+from qengine import quant as Q
 from qengine.errors import ModelFormatError
-from qengine.graph import need_arity, need_attr_int, need_const, need_dtype, need_shape
+from qengine.graph import (need_arity, need_attr_int, need_attr_ints, need_const, need_dtype,
+                           need_shape)
 
+BIG = 2**20          # upper bound of strides, paddings, kernel sizes, groups
+
+
+def _fail(node, msg):
+    raise ModelFormatError(f"node {node.name!r} ({node.op}): {msg}")
+
+
+def _derive(node, fn, *args):
+    """qengine.quant parameters; a degenerate scale is a format error of this node."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        _fail(node, str(exc))
 
 
 def _requant_consts(node, n):
@@ -27,37 +48,321 @@ def _clamp(node):
     return qmin, qmax
 
 
-class FullyConnected:
+def _all_int8(node, ins, outs):
+    for v in list(ins) + list(outs):
+        need_dtype(node, v, "int8")
+
+
+def _rank(node, info, lo, hi=None):
+    hi = lo if hi is None else hi
+    if not lo <= len(info.shape) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        _fail(node, f"value {info.name!r} must have rank {want}, got shape {list(info.shape)}")
+
+
+def _dense_only(node):
+    storage = node.attrs.get("storage", "dense")
+    if storage == "csr":
+        _fail(node, "storage 'csr' is not supported by this build of the runtime yet")
+    if storage != "dense":
+        _fail(node, f"attribute 'storage' must be 'dense' or 'csr', got {storage!r}")
+
+
+class _Op:
     alias = False
 
+    def prepare(self, node, ins, outs):
+        return None
+
+    def scratch(self, prep, ins, outs, num_threads):
+        return 0
+
+
+class FullyConnected(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        need_dtype(node, x, "int8")
-        need_dtype(node, y, "int8")
+        _all_int8(node, ins, outs)
+        _dense_only(node)
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 2 or len(x.shape) != 2 or w.shape[1] != x.shape[1]:
             raise ModelFormatError(f"node {node.name!r}: FullyConnected needs x [B, K] and "
                                    f"weight [N, K], got {list(x.shape)} and {list(w.shape)}")
         _requant_consts(node, w.shape[0])
         need_shape(node, y, (x.shape[0], w.shape[0]))
-        _clamp(node)
+        node.params = _clamp(node)
 
     def prepare(self, node, ins, outs):
         c = node.constants
         return _native.PackedGemm(c["weight"], c["bias"], c["m0"], c["sh"],
                                   _native.isa_selected())
 
-    def scratch(self, prep, ins, outs):
+    def scratch(self, prep, ins, outs, num_threads):
         return prep.scratch_size(ins[0].shape[0])
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
-        qmin, qmax = _clamp(node)
+        qmin, qmax = node.params
         plan.set_fc(i, prep, ins[0].shape[0], offsets[node.inputs[0]],
                     offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
 
 
-class Reshape:
+def _conv_out(size, k, stride, before, after, dilation=1):
+    span = dilation * (k - 1) + 1
+    return (size + before + after - span) // stride + 1 if size + before + after >= span \
+        else 0
+
+
+class Conv2D(_Op):
+    """Every path (1x1 as GEMM, depthwise, im2col) through the pack-once conv API."""
+
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        x, y = ins[0], outs[0]
+        _all_int8(node, ins, outs)
+        _dense_only(node)
+        _rank(node, x, 4)
+        w = need_const(node, "weight", "int8", lo=-127, hi=127)
+        if w.ndim != 4 or min(w.shape) < 1:
+            _fail(node, f"weight must be OHWI [O, kh, kw, C/groups] with every size >= 1, "
+                        f"got {list(w.shape)}")
+        o, kh, kw, cg = w.shape
+        b, h, wd, c = x.shape
+        groups = need_attr_int(node, "groups", 1, BIG, 1)
+        stride = need_attr_ints(node, "stride", 2, 1, BIG, [1, 1])
+        dilation = need_attr_ints(node, "dilation", 2, 1, BIG, [1, 1])
+        pad = need_attr_ints(node, "padding", 4, 0, BIG, [0, 0, 0, 0])
+        if c % groups or o % groups or cg * groups != c:
+            _fail(node, f"x has C={c} channels, weight {list(w.shape)} and groups={groups}: "
+                        f"need C and O divisible by groups and weight [O, kh, kw, C/groups]")
+        if h < 1 or wd < 1:
+            _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
+        _requant_consts(node, o)
+        oh = _conv_out(h, kh, stride[0], pad[0], pad[2], dilation[0])
+        ow = _conv_out(wd, kw, stride[1], pad[1], pad[3], dilation[1])
+        if oh < 1 or ow < 1:
+            _fail(node, f"the padded input is smaller than the dilated {kh}x{kw} kernel")
+        need_shape(node, y, (b, oh, ow, o))
+        node.params = (groups, tuple(stride), tuple(dilation), tuple(pad)) + _clamp(node)
+
+    def prepare(self, node, ins, outs):
+        from qengine._kernels_conv import pack_conv2d
+        groups, stride, dilation, pad, _, _ = node.params
+        c = node.constants
+        return pack_conv2d(c["weight"], c["bias"], c["m0"], c["sh"], stride, pad, dilation,
+                           groups, ins[0].zero_point)
+
+    def scratch(self, prep, ins, outs, num_threads):
+        b, h, w, _ = ins[0].shape
+        return _native.conv_scratch_size(prep, b, h, w, num_threads)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        b, h, w, _ = ins[0].shape
+        qmin, qmax = node.params[-2:]
+        plan.set_conv(i, prep, b, h, w, offsets[node.inputs[0]], offsets[node.outputs[0]],
+                      outs[0].zero_point, qmin, qmax)
+
+
+def _pool_geometry(node, x):
+    """(geometry tuple for Plan.set_*pool, kernel area, output H, W) of a window pool."""
+    _rank(node, x, 4)
+    kernel = need_attr_ints(node, "kernel", 2, 1, BIG)
+    stride = need_attr_ints(node, "stride", 2, 1, BIG, [1, 1])
+    pad = need_attr_ints(node, "padding", 4, 0, BIG, [0, 0, 0, 0])
+    (kh, kw), (t, l, b, r) = kernel, pad
+    if t >= kh or b >= kh or l >= kw or r >= kw:
+        _fail(node, f"padding {pad} must be smaller than the kernel {kernel} on each side")
+    n, h, w, c = x.shape
+    if h < 1 or w < 1:
+        _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
+    if h + t + b < kh or w + l + r < kw:
+        _fail(node, f"kernel {kernel} is larger than the padded input")
+    oh = (h + t + b - kh) // stride[0] + 1
+    ow = (w + l + r - kw) // stride[1] + 1
+    geometry = ((n, h, w, c), (kh, kw), tuple(stride), tuple(pad), (oh, ow))
+    return geometry, kh * kw, (n, oh, ow, c)
+
+
+class MaxPool2D(_Op):
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        x, y = ins[0], outs[0]
+        _all_int8(node, ins, outs)
+        geometry, _, shape = _pool_geometry(node, x)
+        need_shape(node, y, shape)
+        if (x.scale, x.zero_point) != (y.scale, y.zero_point):
+            _fail(node, "MaxPool2D must keep the scale and zero point of its input")
+        node.params = (geometry,) + _clamp(node)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        geometry, qmin, qmax = node.params
+        plan.set_maxpool(i, geometry, offsets[node.inputs[0]], offsets[node.outputs[0]],
+                         qmin, qmax, _native.ops_kernel_name("maxpool"))
+
+
+class AvgPool2D(_Op):
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        x, y = ins[0], outs[0]
+        _all_int8(node, ins, outs)
+        geometry, area, shape = _pool_geometry(node, x)
+        if area > 2**16:
+            _fail(node, f"kernel of {area} pixels; at most 65536 are supported")
+        need_shape(node, y, shape)
+        cip = need_attr_int(node, "count_include_pad", 0, 1, 0)
+        qmin, qmax = _clamp(node)
+        m0, sh = _derive(node, Q.avgpool_params, x.scale, y.scale, area)
+        node.params = (geometry, x.zero_point, y.zero_point, qmin, qmax, cip, m0, sh)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        plan.set_avgpool(i, *node.params, offsets[node.inputs[0]], offsets[node.outputs[0]],
+                         _native.ops_kernel_name("avgpool"))
+
+
+class GlobalAvgPool(_Op):
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        x, y = ins[0], outs[0]
+        _all_int8(node, ins, outs)
+        _rank(node, x, 4)
+        n, h, w, c = x.shape
+        if not 1 <= h * w <= 2**23:
+            _fail(node, f"needs 1 <= H * W <= 2^23, got {list(x.shape)}")
+        need_shape(node, y, (n, 1, 1, c))
+        bias, m0, sh = _derive(node, Q.gavgpool_params, x.scale, x.zero_point, y.scale,
+                               h * w)
+        node.params = (n, h * w, c, (bias, m0, sh, y.zero_point) + _clamp(node))
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        plan.set_gavgpool(i, *node.params, offsets[node.inputs[0]], offsets[node.outputs[0]],
+                          _native.ops_kernel_name("gavgpool"))
+
+
+def _broadcast(node, a, b):
+    from qengine._kernels_ops import _broadcast as coalesce
+    for v in (a, b):
+        _rank(node, v, 0, 6)
+    try:
+        return coalesce(SimpleNamespace(shape=tuple(a.shape), ndim=len(a.shape)),
+                        SimpleNamespace(shape=tuple(b.shape), ndim=len(b.shape)))
+    except ValueError as exc:
+        _fail(node, str(exc))
+
+
+class Add(_Op):
+    kind = "add"
+
+    def check(self, node, ins, outs):
+        need_arity(node, 2, 1)
+        _all_int8(node, ins, outs)
+        (a, b), y = ins, outs[0]
+        out_shape, shape, sa, sb = _broadcast(node, a, b)
+        need_shape(node, y, out_shape)
+        qmin, qmax = _clamp(node)
+        node.params = (shape, sa, sb, self.params(node, a, b, y) + (y.zero_point, qmin, qmax))
+
+    def params(self, node, a, b, y):
+        return _derive(node, Q.add_params, a.scale, a.zero_point, b.scale, b.zero_point,
+                       y.scale, y.zero_point)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        a, b = node.inputs
+        plan.set_eltwise(i, self.kind, *node.params, offsets[a], offsets[b],
+                         offsets[node.outputs[0]], _native.ops_kernel_name(self.kind))
+
+
+class Mul(Add):
+    kind = "mul"
+
+    def params(self, node, a, b, y):
+        return (a.zero_point, b.zero_point) + _derive(node, Q.mul_params, a.scale, b.scale,
+                                                      y.scale)
+
+
+class Concat(_Op):
+    """Along the last axis; an input whose scale/zero point differ from the output's is
+    requantized through an eq. 12 table, others are copied."""
+
+    def check(self, node, ins, outs):
+        if len(node.inputs) < 1 or len(node.outputs) != 1:
+            _fail(node, f"takes 1 or more inputs and 1 output, got {len(node.inputs)} and "
+                        f"{len(node.outputs)}")
+        _all_int8(node, ins, outs)
+        y = outs[0]
+        lead = tuple(ins[0].shape[:-1])
+        for x in ins:
+            _rank(node, x, 1, 8)
+            if tuple(x.shape[:-1]) != lead or len(x.shape) != len(ins[0].shape):
+                _fail(node, f"input {x.name!r} has shape {list(x.shape)}; all inputs must "
+                            f"match {list(ins[0].shape)} except in the last axis")
+        need_shape(node, y, lead + (sum(x.shape[-1] for x in ins),))
+        tables = []
+        for x in ins:
+            if (x.scale, x.zero_point) == (y.scale, y.zero_point):
+                tables.append(None)
+            else:
+                m0, sh = _derive(node, Q.requant_params, x.scale, y.scale)
+                tables.append(_native.ops_requant_table(x.zero_point, m0, sh, y.zero_point,
+                                                        -128, 127))
+        node.params = (math.prod(lead), [x.shape[-1] for x in ins], tables)
+
+    def scratch(self, prep, ins, outs, num_threads):
+        return _native.concat_scratch_size(len(ins))
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        pixels, channels, tables = node.params
+        plan.set_concat(i, pixels, channels, tables, [offsets[v] for v in node.inputs],
+                        offsets[node.outputs[0]], _native.ops_kernel_name("lut"))
+
+
+class Lut(_Op):
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        _all_int8(node, ins, outs)
+        need_shape(node, outs[0], ins[0].shape)
+        node.params = np.ascontiguousarray(need_const(node, "table", "int8", (256,)))
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        plan.set_lut(i, math.prod(ins[0].shape), node.params, offsets[node.inputs[0]],
+                     offsets[node.outputs[0]], _native.ops_kernel_name("lut"))
+
+
+class Requantize(Lut):
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        _all_int8(node, ins, outs)
+        x, y = ins[0], outs[0]
+        need_shape(node, y, x.shape)
+        qmin, qmax = _clamp(node)
+        m0, sh = _derive(node, Q.requant_params, x.scale, y.scale)
+        node.params = _native.ops_requant_table(x.zero_point, m0, sh, y.zero_point, qmin,
+                                                qmax)
+
+
+class Softmax(_Op):
+    """Over the last axis; float32 out, or int8 out with scale 1/256, zero point -128."""
+
+    def check(self, node, ins, outs):
+        need_arity(node, 1, 1)
+        x, y = ins[0], outs[0]
+        need_dtype(node, x, "int8")
+        _rank(node, x, 1, 8)
+        need_shape(node, y, x.shape)
+        if y.dtype == "int8":
+            if (y.scale, y.zero_point) != (1 / 256, -128):
+                _fail(node, f"an int8 output must have scale 1/256 and zero point -128, got "
+                            f"{y.scale!r} and {y.zero_point}")
+        elif y.dtype != "float32":
+            _fail(node, f"the output must be float32 or int8, got {y.dtype}")
+        node.params = _derive(node, Q.softmax_table, x.scale)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        n = ins[0].shape[-1]
+        plan.set_softmax(i, math.prod(ins[0].shape) // n, n, node.params,
+                         outs[0].dtype == "int8", offsets[node.inputs[0]],
+                         offsets[node.outputs[0]], _native.ops_kernel_name("softmax"))
+
+
+class Reshape(_Op):
     """Same bytes, another shape: no step; the planner makes the output an alias."""
     alias = True
 
@@ -66,10 +371,14 @@ class Reshape:
         x, y = ins[0], outs[0]
         need_dtype(node, y, x.dtype)
         if math.prod(x.shape) != math.prod(y.shape):
-            need_shape(node, y, x.shape)
+            _fail(node, f"cannot reshape {list(x.shape)} ({math.prod(x.shape)} elements) to "
+                        f"{list(y.shape)} ({math.prod(y.shape)} elements)")
         if (x.scale, x.zero_point) != (y.scale, y.zero_point):
             raise ModelFormatError(f"node {node.name!r}: Reshape must keep the scale and "
                                    f"zero point of its input")
 
 
-SPECS = {"FullyConnected": FullyConnected(), "Reshape": Reshape()}
+SPECS = {"FullyConnected": FullyConnected(), "Conv2D": Conv2D(), "MaxPool2D": MaxPool2D(),
+         "AvgPool2D": AvgPool2D(), "GlobalAvgPool": GlobalAvgPool(), "Add": Add(),
+         "Mul": Mul(), "Concat": Concat(), "Lut": Lut(), "Requantize": Requantize(),
+         "Softmax": Softmax(), "Reshape": Reshape()}

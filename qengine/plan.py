@@ -84,7 +84,9 @@ def assign_offsets(graph):
     return {v: offsets[root[v]] for v in graph.values if root[v] in offsets}, arena
 
 
-def build(graph):
+def build(graph, num_threads):
+    """The compiled plan of a checked graph, for num_threads threads (scratch sizes depend
+    on it). Weights are packed here, once."""
     offsets, arena = assign_offsets(graph)
     _check_memory("activation memory", arena)
     nodes = [n for n in graph.nodes if not n.spec.alias]
@@ -93,8 +95,15 @@ def build(graph):
     for i, node in enumerate(nodes):
         ins = [graph.values[v] for v in node.inputs]
         outs = [graph.values[v] for v in node.outputs]
+        if any(o.size == 0 for o in outs):
+            steps.set_nop(i, "(empty output)")
+            continue
         prep = node.spec.prepare(node, ins, outs)
-        scratch = max(scratch, node.spec.scratch(prep, ins, outs))
+        scratch = max(scratch, node.spec.scratch(prep, ins, outs, num_threads))
         node.spec.add_step(steps, i, prep, node, ins, outs, offsets)
-    _check_memory("activation and scratch memory", arena + scratch + ALIGN)
-    return BuiltPlan(steps, offsets, arena, scratch + ALIGN, nodes)
+    scratch += ALIGN
+    _check_memory("activation and scratch memory", arena + scratch)
+    steps.set_io([graph.values[v] for v in graph.inputs],
+                 [graph.values[v] for v in graph.outputs], offsets, arena, scratch,
+                 num_threads)
+    return BuiltPlan(steps, offsets, arena, scratch, nodes)

@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["multiplier", "requant_params", "add_params", "mul_params", "avgpool_params",
            "gavgpool_params", "quantize_params", "softmax_table", "lut_table", "ACTIVATIONS",
-           "ADD_SHIFT", "SOFTMAX_ONE"]
+           "ADD_SHIFT", "SOFTMAX_ONE", "is_power_of_two"]
 
 ADD_SHIFT = 20          # eq. 9: the input multipliers ka, kb are Q20 fractions of max(sa, sb)
 SOFTMAX_ONE = 1 << 23   # eq. 19: table[0], the fixed-point 1.0 of the softmax table
@@ -175,3 +175,18 @@ def lut_table(f, x_scale, x_zero_point, y_scale, y_zero_point, **kwargs):
         raise ValueError("the activation must return 256 finite values for 256 inputs")
     out = np.floor(r / sy + 0.5) + zy
     return np.clip(out, -128, 127).astype(np.int8)
+
+
+def is_power_of_two(scale):
+    """True where scale is exactly 2^e for an integer e (the fixed-point scheme's scales,
+    docs/QUANTIZATION.md section 5): finite, positive, and its float mantissa is exactly
+    0.5. Works on a number (-> bool) or an array (-> bool array). Not a real number -> False."""
+    if isinstance(scale, np.ndarray):
+        s = scale.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            mant, _ = np.frexp(np.where(np.isfinite(s), s, 0.0))
+        return np.isfinite(s) & (s > 0) & (mant == 0.5)
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        return False
+    s = float(scale)
+    return math.isfinite(s) and s > 0 and math.frexp(s)[0] == 0.5

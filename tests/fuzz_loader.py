@@ -29,7 +29,8 @@ COUNTS = {}
 
 
 def seeds(folder):
-    """Valid files to mutate: an MLP, and a Reshape feeding an FC."""
+    """Valid files to mutate: an MLP, a Reshape feeding an FC, and a small CNN (conv,
+    depthwise, pools, add, concat, fc, softmax)."""
     rng = np.random.default_rng(7)
     g, _ = modelgen.mlp(rng, sizes=(16, 8, 4), batch=2)
     paths = [g.save(os.path.join(folder, "seed_mlp.qmodel"))]
@@ -42,6 +43,11 @@ def seeds(folder):
            qmin=-7, qmax=127)
     g.output("y")
     paths.append(g.save(os.path.join(folder, "seed_reshape.qmodel")))
+    try:
+        import netgen
+        paths.append(netgen.small_cnn(3).save(os.path.join(folder, "seed_cnn.qmodel")))
+    except (ImportError, AttributeError):  # a tree without the runtime's conv ops
+        pass
     return [open(p, "rb").read() for p in paths]
 
 

@@ -90,6 +90,27 @@ def test_eight_threads_eight_models(tmp_path):
     _hammer(work, 8)
 
 
+def test_eight_threads_one_cnn(tmp_path):
+    import netgen
+    net = netgen.small_cnn(4, batch=2)
+    m = qengine.load(net.save(tmp_path / "cnn.qmodel"), num_threads=2)
+    feeds = [net.random_inputs() for _ in range(8)]
+    want = [net.reference(f) for f in feeds]
+
+    def work(t):
+        for i in range(1000):
+            got = m.run(feeds[(t + i) % 8], raw=True)
+            for k, v in want[(t + i) % 8].items():
+                assert np.array_equal(got[k], v), (t, i, k)
+
+    _hammer(work, 8)
+    x = net.random_inputs()
+    ref = net.reference(x)
+    for t in range(1, 9):
+        got = qengine.load(tmp_path / "cnn.qmodel", num_threads=t).run(x, raw=True)
+        assert all(np.array_equal(got[k], v) for k, v in ref.items()), t
+
+
 def test_num_threads_one_to_eight_identical(tmp_path):
     rng = np.random.default_rng(7)
     g, ref = modelgen.mlp(rng, sizes=(256, 192, 160, 10), batch=37)

@@ -67,6 +67,8 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
 #include "qengine_ops.h"
 #include "qengine_conv.h"
 #include "qengine_sparse.h"
+#include "qengine_steps.h"
+#include "qengine_qs16.h"
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,241 @@
+/* AVX-512 VNNI 16x8 GEMM microkernels: MR x NR tile (12 x 32), KR = 2, NR/16 zmm columns per row.
+ *
+ * Inner step (eq. 20): the MR activation rows' next two int16 (4 bytes) are broadcast to
+ * all 16 lanes and vpdpwssd multiplies them by the packed weight pairs w[kb][j][0..1]
+ * (int8 widened to int16 at pack time), adding both products into each int32 lane. It is
+ * the int8 kernel's loop (csrc/gemm/qs8_gemm__avx512vnni.c) with half the MACs per
+ * instruction. vpdpwssd does not saturate; eq. 21 (int32 kernel) and the 512-k blocks
+ * (int64 kernel, QE_QS16_ACC64_BLOCK) keep every int32 sum exact.
+ *
+ * int32 kernel: eq. 5 on 64-bit lanes (vpmuldq, + 2^(sh-1), vpsravq per channel), clamp to
+ * [qmin - zo, qmax - zo], + zo, then a truncating narrow to int16 or int8 (values already
+ * in range) stored under a mask of the valid channels.
+ * int64 kernel: each block's int32 sums are added into an int64 tile, then eq. 5 for int64
+ * (qe_qs16_requant64) per output -- O(M N) next to the O(M N K) products, K > ~500. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "qs16/qs16.h"
+
+#ifndef QE_QS16_VNNI_MR
+#define QE_QS16_VNNI_MR 12
+#endif
+#define MR QE_QS16_VNNI_MR
+#define NR 32
+#define G (NR / 16)
+#define PREFETCH 16 /* k pairs ahead */
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* acc += a0 * w0 + a1 * w1 per int32 lane. Inline asm: see the int8 kernel (gcc copies
+ * every accumulator each iteration with the intrinsic). */
+INLINE __m512i dpwssd(__m512i acc, __m512i a, __m512i w) {
+  __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+  return acc;
+}
+
+INLINE __m512i bcast2(const int16_t* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+#define KSPLIT(R) ((R) * G >= 10 ? 1 : (R) * G >= 5 ? 2 : (R) * G >= 3 ? 3 : 4)
+
+/* acc[0] (+)= sum over k pairs [kb0, kb1) for R rows; KS sets of accumulators take turns
+ * over k pairs so that R * G * KS chains hide vpdpwssd's latency, then are summed. */
+INLINE void accumulate(const size_t R, const size_t KS, __m512i acc[MR][G],
+                       const int16_t* const* ar, const int16_t* wk, size_t kb0, size_t kb1) {
+  __m512i part[4][MR][G];
+  for (size_t i = 0; i < R; i++)
+    for (size_t g = 0; g < G; g++) {
+      part[0][i][g] = acc[i][g];
+      for (size_t s = 1; s < KS; s++) part[s][i][g] = _mm512_setzero_si512();
+    }
+  size_t kb = kb0;
+  if (KS > 1) {
+    for (; kb + KS <= kb1; kb += KS) {
+      for (size_t s = 0; s < KS; s++) {
+        __m512i wv[G];
+        for (size_t g = 0; g < G; g++) wv[g] = _mm512_loadu_si512(wk + ((kb + s) * G + g) * 32);
+        for (size_t i = 0; i < R; i++) {
+          const __m512i av = bcast2(ar[i] + 2 * (kb + s));
+          for (size_t g = 0; g < G; g++) part[s][i][g] = dpwssd(part[s][i][g], av, wv[g]);
+        }
+      }
+    }
+  }
+  for (; kb < kb1; kb++) {
+    __m512i wv[G];
+    /* the int16 panel (NR * K * 2 bytes, 64 KiB at K = 1024) outgrows L1, and every row
+     * tile walks it again: fetch ahead (+4% at 1024^3; prefetches past the end never fault) */
+    for (size_t g = 0; g < G; g++)
+      _mm_prefetch((const char*)(wk + ((kb + PREFETCH) * G + g) * 32), _MM_HINT_T0);
+    for (size_t g = 0; g < G; g++) wv[g] = _mm512_loadu_si512(wk + (kb * G + g) * 32);
+    for (size_t i = 0; i < R; i++) {
+      const __m512i av = bcast2(ar[i] + 2 * kb);
+      for (size_t g = 0; g < G; g++) part[0][i][g] = dpwssd(part[0][i][g], av, wv[g]);
+    }
+  }
+  for (size_t i = 0; i < R; i++)
+    for (size_t g = 0; g < G; g++) {
+      __m512i s = part[0][i][g];
+      for (size_t t = 1; t < KS; t++) s = _mm512_add_epi32(s, part[t][i][g]);
+      acc[i][g] = s;
+    }
+}
+
+/* eq. 5 on 16 int32 accumulators with per-channel m0/sh; returns y + zo in [qmin, qmax]. */
+INLINE __m512i requant16(__m512i acc, __m512i m0, __m512i m0_odd, __m512i sh_even,
+                         __m512i sh_odd, __m512i rnd_even, __m512i rnd_odd, __m512i lo,
+                         __m512i hi, __m512i zo) {
+  __m512i even = _mm512_mul_epi32(acc, m0);
+  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m0_odd);
+  even = _mm512_srav_epi64(_mm512_add_epi64(even, rnd_even), sh_even);
+  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, rnd_odd), sh_odd);
+  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
+  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
+  const __m512i y = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xA0);
+  return _mm512_add_epi32(y, zo);
+}
+
+INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
+                   const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
+  const int32_t* bias = (const int32_t*)w;
+  const int32_t* m0 = bias + NR;
+  const int32_t* sh = m0 + NR;
+  const int16_t* wk = (const int16_t*)((const int64_t*)(sh + NR) + NR);
+  const int16_t* ar[MR];
+  for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
+  __m512i acc[MR][G];
+  for (size_t g = 0; g < G; g++) {
+    const __m512i b = _mm512_loadu_si512(bias + 16 * g);
+    for (size_t i = 0; i < R; i++) acc[i][g] = b;
+  }
+  accumulate(R, KSPLIT(R), acc, ar, wk, 0, kp / 2);
+
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
+  const __m512i lo = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
+  const __m512i hi = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
+  const __m512i zo = _mm512_set1_epi32(p->zo);
+  for (size_t g = 0; g < G && 16 * g < nc; g++) {
+    const __m512i vm = _mm512_loadu_si512(m0 + 16 * g), vs = _mm512_loadu_si512(sh + 16 * g);
+    const __m512i m0_odd = _mm512_srli_epi64(vm, 32);
+    const __m512i sh_even = _mm512_and_si512(vs, low32), sh_odd = _mm512_srli_epi64(vs, 32);
+    const __m512i rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_even, one));
+    const __m512i rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_odd, one));
+    const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
+    const __mmask16 mask = (__mmask16)((1u << cols) - 1);
+    for (size_t i = 0; i < R; i++) {
+      const __m512i y = requant16(acc[i][g], vm, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd,
+                                  lo, hi, zo);
+      if (p->out8)
+        _mm512_mask_cvtepi32_storeu_epi8((int8_t*)c + i * c_stride + 16 * g, mask, y);
+      else
+        _mm512_mask_cvtepi32_storeu_epi16((int16_t*)c + i * c_stride + 16 * g, mask, y);
+    }
+  }
+}
+
+/* acc64 + bias64, eq. 5, store: 16 channels at a time through the int32 SIMD path when
+ * all 16 sums fit in int32 (the usual case: eq. 21 bounds the worst case, real sums are
+ * far smaller), else qe_qs16_requant64 per output. */
+INLINE void finish64(const size_t R, size_t nc, const int64_t* acc64, const void* w, void* c,
+                     size_t c_stride, const qe_qs16_params* p) {
+  const int32_t* m0 = (const int32_t*)w + NR;
+  const int32_t* sh = m0 + NR;
+  const int64_t* bias64 = (const int64_t*)(sh + NR);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
+  const __m512i lo = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
+  const __m512i hi = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
+  const __m512i zo = _mm512_set1_epi32(p->zo);
+  const __m512i i32min = _mm512_set1_epi64(INT32_MIN), i32max = _mm512_set1_epi64(INT32_MAX);
+  for (size_t g = 0; g < G && 16 * g < nc; g++) {
+    const __m512i vm = _mm512_loadu_si512(m0 + 16 * g), vs = _mm512_loadu_si512(sh + 16 * g);
+    const __m512i m0_odd = _mm512_srli_epi64(vm, 32);
+    const __m512i sh_even = _mm512_and_si512(vs, low32), sh_odd = _mm512_srli_epi64(vs, 32);
+    const __m512i rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_even, one));
+    const __m512i rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_odd, one));
+    const __m512i b0 = _mm512_loadu_si512(bias64 + 16 * g), b1 = _mm512_loadu_si512(bias64 + 16 * g + 8);
+    const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
+    const __mmask16 mask = (__mmask16)((1u << cols) - 1);
+    for (size_t i = 0; i < R; i++) {
+      const int64_t* ai = acc64 + i * NR + 16 * g;
+      const __m512i s0 = _mm512_add_epi64(_mm512_loadu_si512(ai), b0);
+      const __m512i s1 = _mm512_add_epi64(_mm512_loadu_si512(ai + 8), b1);
+      const __mmask8 in0 = _mm512_cmpge_epi64_mask(s0, i32min) & _mm512_cmple_epi64_mask(s0, i32max);
+      const __mmask8 in1 = _mm512_cmpge_epi64_mask(s1, i32min) & _mm512_cmple_epi64_mask(s1, i32max);
+      if ((in0 & in1) == 0xFF) {
+        const __m512i acc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
+                                               _mm512_cvtepi64_epi32(s1), 1);
+        const __m512i y = requant16(acc, vm, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, lo,
+                                    hi, zo);
+        if (p->out8)
+          _mm512_mask_cvtepi32_storeu_epi8((int8_t*)c + i * c_stride + 16 * g, mask, y);
+        else
+          _mm512_mask_cvtepi32_storeu_epi16((int16_t*)c + i * c_stride + 16 * g, mask, y);
+      } else {
+        for (size_t j = 0; j < cols; j++)
+          qe_qs16_store1(c, i * c_stride + 16 * g + j,
+                         qe_qs16_requant64(ai[j] + bias64[16 * g + j], m0[16 * g + j],
+                                           sh[16 * g + j], p->zo, p->qmin, p->qmax),
+                         p->out8);
+      }
+    }
+  }
+}
+
+INLINE void tile64(const size_t R, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
+                   const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
+  const int16_t* wk = (const int16_t*)((const int64_t*)((const int32_t*)w + 3 * NR) + NR);
+  const int16_t* ar[MR];
+  for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
+  int64_t acc64[MR * NR];
+  int32_t part[MR * NR];
+  memset(acc64, 0, sizeof(acc64));
+  const size_t nkb = kp / 2, block = QE_QS16_ACC64_BLOCK / 2;
+  for (size_t kb0 = 0; kb0 < nkb; kb0 += block) {
+    __m512i acc[MR][G];
+    for (size_t i = 0; i < R; i++)
+      for (size_t g = 0; g < G; g++) acc[i][g] = _mm512_setzero_si512();
+    accumulate(R, KSPLIT(R), acc, ar, wk, kb0, QE_MIN(nkb, kb0 + block));
+    for (size_t i = 0; i < R; i++)
+      for (size_t g = 0; g < G; g++) _mm512_storeu_si512(part + i * NR + 16 * g, acc[i][g]);
+    for (size_t i = 0; i < R * NR; i++) acc64[i] += part[i];
+  }
+  finish64(R, nc, acc64, w, c, c_stride, p);
+}
+
+#define CASE32(R) \
+  case R: tile32(R, nc, kp, a, a_stride, w, c, c_stride, p); break;
+#define CASE64(R) \
+  case R: tile64(R, nc, kp, a, a_stride, w, c, c_stride, p); break;
+
+static void ukernel32(size_t mr, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
+                      const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
+  switch (mr) {
+    CASE32(1) CASE32(2) CASE32(3) CASE32(4) CASE32(5) CASE32(6) CASE32(7) CASE32(8)
+#if MR > 8
+    CASE32(9) CASE32(10) CASE32(11) CASE32(12)
+#endif
+    default: break;
+  }
+}
+
+static void ukernel64(size_t mr, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
+                      const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
+  switch (mr) {
+    CASE64(1) CASE64(2) CASE64(3) CASE64(4) CASE64(5) CASE64(6) CASE64(7) CASE64(8)
+#if MR > 8
+    CASE64(9) CASE64(10) CASE64(11) CASE64(12)
+#endif
+    default: break;
+  }
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const qe_qs16_gemm_kernel qe_qs16_gemm_kernel__avx512vnni = {
+    "qe_qs16_qc8w_gemm_minmax_" STR(MR) "x32c2__avx512vnni",
+    "qe_qs16_qc8w_gemm_acc64_minmax_" STR(MR) "x32c2__avx512vnni", QE_ISA_AVX512VNNI, MR, NR, 2,
+    ukernel32, ukernel64};
