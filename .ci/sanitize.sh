@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 
 TESTS=${SANITIZE_TESTS:-"tests/test_gemm.py tests/test_conv.py tests/test_ops.py \
-tests/test_sparse.py tests/test_isa.py tests/test_runtime.py tests/test_format.py tests/test_fuzz.py \
+tests/test_sparse.py tests/test_int16.py tests/test_isa.py tests/test_runtime.py \
+tests/test_runtime_ops.py tests/test_format.py tests/test_format_ops.py tests/test_fuzz.py \
 tests/test_stress.py"}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/qengine-asan.XXXXXX")
@@ -50,6 +51,9 @@ for v in $variants; do
     if [ "$rc" != 0 ] || grep -q -E "ERROR: AddressSanitizer|runtime error:" "pytest-$v.log"; then
         echo "sanitize: FAILED for $v (exit $rc)" >&2
         grep -A30 -E "ERROR: AddressSanitizer|runtime error:" "pytest-$v.log" | head -60 >&2 || true
+        grep -E "QENGINE_FUZZ_SEED|^E   " "pytest-$v.log" | head -80 >&2 || true
+        trap - EXIT   # keep the scratch tree for a look
+        echo "sanitize: logs kept in $work" >&2
         exit 1
     fi
     echo "sanitize: $v clean in $((SECONDS - t0)) s"

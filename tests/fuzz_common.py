@@ -1,8 +1,11 @@
 """Shared by the fuzz scripts (tests/fuzz_*.py), which tests/test_fuzz.py runs in
 subprocesses."""
 import os
+import random
 import resource
 import sys
+
+import hypothesis
 
 # headroom over the process's size at start for one fuzz case; a case that asks for more
 # is a "huge allocation" bug and shows up as a MemoryError
@@ -24,3 +27,12 @@ def report(name, counts):
     detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"fuzz {name}: {total} cases ({detail})")
     sys.stdout.flush()
+
+
+def seeded(test):
+    """Apply one seed to a hypothesis test: QENGINE_FUZZ_SEED, else a random one. It is
+    printed first, so any failure can be replayed with QENGINE_FUZZ_SEED=<seed>."""
+    seed = int(os.environ.get("QENGINE_FUZZ_SEED") or random.randrange(2**32))
+    print(f"QENGINE_FUZZ_SEED={seed}", file=sys.stderr)
+    sys.stderr.flush()
+    return hypothesis.seed(seed)(test)

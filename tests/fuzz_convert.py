@@ -20,7 +20,7 @@ from onnx import helper, numpy_helper  # noqa: E402
 
 import qengine  # noqa: E402
 from qengine import convert as C  # noqa: E402
-from fuzz_common import limit_memory, report  # noqa: E402
+from fuzz_common import limit_memory, report, seeded  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(qengine.__file__), "data")
 SEEDS = ["digits_mlp.onnx", "digits_cnn.onnx"]
@@ -139,7 +139,7 @@ def main(folder, examples):
         assert not leftovers, f"temporary files left behind: {leftovers}"
         COUNTS[f"{kind}:{result}"] = COUNTS.get(f"{kind}:{result}", 0) + 1
 
-    fuzz()
+    seeded(fuzz)()
     report("convert", COUNTS)
 
 

@@ -18,7 +18,7 @@ from qengine import kernels as K  # noqa: E402
 
 import reference as R  # noqa: E402
 import reference_ops as RO  # noqa: E402
-from fuzz_common import limit_memory, report  # noqa: E402
+from fuzz_common import limit_memory, report, seeded  # noqa: E402
 
 COUNTS = {}
 VARIANTS = K.isa()["available"]
@@ -458,8 +458,8 @@ def main(examples, only=None):
     for name, fn in FUZZERS.items():
         if only and name not in only:
             continue
-        test = settings(max_examples=examples, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck))(given(st.data())(fn))
+        test = seeded(settings(max_examples=examples, deadline=None, database=None,
+                               suppress_health_check=list(HealthCheck))(given(st.data())(fn)))
         test()
     # every function must have computed real results, not only refused
     report("kernels", COUNTS)

@@ -23,7 +23,7 @@ from qengine import format as F  # noqa: E402
 from qengine.builder import GraphBuilder  # noqa: E402
 
 import modelgen  # noqa: E402
-from fuzz_common import limit_memory, report  # noqa: E402
+from fuzz_common import limit_memory, report, seeded  # noqa: E402
 
 COUNTS = {}
 
@@ -218,7 +218,7 @@ def main(folder, examples):
         result = attempt(bytes(b), out)
         COUNTS[f"{kind}:{result}"] = COUNTS.get(f"{kind}:{result}", 0) + 1
 
-    fuzz()
+    seeded(fuzz)()
     report("loader", COUNTS)
 
 

@@ -19,8 +19,9 @@ def _run(name, *args, timeout=1800):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     r = subprocess.run([sys.executable, script, *args, n], capture_output=True, text=True,
                        timeout=timeout, env=env)
-    assert r.returncode == 0, (f"fuzz_{name} failed (exit code {r.returncode}):\n"
-                               f"{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
+    seed = next((line for line in r.stderr.splitlines() if "QENGINE_FUZZ_SEED=" in line), "")
+    assert r.returncode == 0, (f"fuzz_{name} failed (exit code {r.returncode}; replay with "
+                               f"{seed}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
     assert f"fuzz {name}:" in r.stdout
     print(r.stdout.strip().splitlines()[-1])
 
