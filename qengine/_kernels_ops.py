@@ -29,7 +29,7 @@ def _int8(name, x, min_ndim=0, ndim=None):
         raise ValueError(f"{name} must be {ndim}-D (NHWC), got shape {x.shape}")
     if x.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return np.ascontiguousarray(x).reshape(x.shape)  # ascontiguousarray makes 0-d 1-d
 
 
 def _pair(name, v, lo=1):
@@ -66,6 +66,8 @@ def _pool_geometry(x, kernel, stride, padding):
         raise ValueError(f"padding {(top, left, bottom, right)} must be smaller than the "
                          f"kernel {(kh, kw)} on each side (a window of padding only)")
     _, h, w, _ = x.shape
+    if h < 1 or w < 1:   # else every window is padding only (no pixel to take)
+        raise ValueError(f"pooling needs H, W >= 1, got x of shape {x.shape}")
     if h + top + bottom < kh or w + left + right < kw:
         raise ValueError(f"kernel {(kh, kw)} is larger than the padded input "
                          f"{(h + top + bottom, w + left + right)}: output size would be <= 0")
@@ -261,7 +263,7 @@ def quantize(x, scale, zero_point, num_threads=1):
     if not isinstance(x, np.ndarray) or x.dtype != np.float32:
         raise ValueError(f"x must be a numpy float32 array, got "
                          f"{getattr(x, 'dtype', type(x).__name__)}")
-    x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x).reshape(x.shape)
     inv = Q.quantize_params(scale)
     zp = _zp("zero_point", zero_point)
     return _native.ops_quantize(x.reshape(-1), inv, zp, V.threads(num_threads)).reshape(x.shape)

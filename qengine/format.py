@@ -128,7 +128,7 @@ def read(path):
     try:
         header = json.loads(bytes(mm[PREAMBLE.size:PREAMBLE.size + hlen]).decode("utf-8"),
                             parse_constant=lambda c: _fail(f"header holds {c}"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # also JSON ints of > 4300 digits
         raise ModelFormatError(f"{path}: header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         _fail(f"{path}: header must be a JSON object")
@@ -146,7 +146,7 @@ def _map_constants(header, mm, data_off, size):
         if not isinstance(c, dict):
             _fail(f"{where} must be an object")
         dtype = c.get("dtype")
-        if dtype not in DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             _fail(f"{where}: unknown dtype {dtype!r} (known: {sorted(DTYPES)})")
         shape = _check_shape(where, c.get("shape"))
         offset = _check_int(f"{where} offset", c.get("offset"), 0, size)

@@ -8,6 +8,8 @@ import numpy as np
 from qengine import format as F
 from qengine.errors import ModelFormatError
 
+# one activation may not exceed this: C offsets and sizes stay far from any overflow
+MAX_VALUE_BYTES = 2**31 - 1
 DTYPE_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
                "uint16": (0, 65535), "int32": (-2**31, 2**31 - 1), "float32": None}
 
@@ -61,13 +63,19 @@ def _value(name, v):
     if not isinstance(v, dict):
         _fail(f"{where} must be an object")
     dtype = v.get("dtype")
-    if dtype not in DTYPE_RANGE:
+    if not isinstance(dtype, str) or dtype not in DTYPE_RANGE:
         _fail(f"{where}: unknown dtype {dtype!r}")
     shape = F._check_shape(where, v.get("shape"))
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes > MAX_VALUE_BYTES:
+        _fail(f"{where}: shape {list(shape)} of {dtype} is {nbytes} bytes, more than the "
+              f"{MAX_VALUE_BYTES} bytes one activation may have")
     scale = v.get("scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
-            or not math.isfinite(scale) or scale <= 0:
-        _fail(f"{where}: scale must be a finite number > 0, got {scale!r}")
+            or not math.isfinite(scale) or not 1e-30 <= scale <= 1e30:
+        # the runtime needs scale and 1/scale as normal float32 (eq. 17, 18)
+        _fail(f"{where}: scale must be a finite number > 0 (within [1e-30, 1e30]), "
+              f"got {scale!r}")
     rng = DTYPE_RANGE[dtype] or (0, 0)
     zp = F._check_int(f"{where} zero_point", v.get("zero_point", 0), *rng)
     return TensorInfo(name, shape, dtype, float(scale), zp)
@@ -106,7 +114,7 @@ def parse(qfile):
             _fail(f"node #{i}: name must be a string")
         where = f"node {name!r}"
         op = n.get("op")
-        if op not in SPECS:
+        if not isinstance(op, str) or op not in SPECS:
             _fail(f"{where}: unknown op {op!r} (this qengine knows {sorted(SPECS)})")
         ins = _str_list(f"{where} inputs", n.get("inputs"))
         outs = _str_list(f"{where} outputs", n.get("outputs"))

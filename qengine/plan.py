@@ -1,12 +1,30 @@
 """Build the execution plan once at load: op order (the file's topological order), packed
 weights, one activation arena with buffers reused by liveness, and the compiled steps."""
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from qengine import _native
+from qengine.errors import ModelFormatError
 
 ALIGN = 64
+# Refuse a plan whose activation memory (arena + scratch) exceeds this many MiB: a header
+# can declare huge but consistent shapes in a few bytes, and loading must not try to
+# allocate them. QENGINE_MAX_ARENA_MB raises the limit.
+DEFAULT_MAX_ARENA_MB = 1024
+
+
+def max_arena_bytes():
+    mb = os.environ.get("QENGINE_MAX_ARENA_MB", "").strip()
+    return (int(mb) if mb else DEFAULT_MAX_ARENA_MB) << 20
+
+
+def _check_memory(what, nbytes):
+    if nbytes > max_arena_bytes():
+        raise ModelFormatError(
+            f"the model needs {nbytes / 2**20:.1f} MiB of {what}, more than the limit of "
+            f"{max_arena_bytes() >> 20} MiB (set QENGINE_MAX_ARENA_MB to allow more)")
 ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "float32": 4}
 
 
@@ -70,6 +88,7 @@ def build(graph, num_threads):
     """The compiled plan of a checked graph, for num_threads threads (scratch sizes depend
     on it). Weights are packed here, once."""
     offsets, arena = assign_offsets(graph)
+    _check_memory("activation memory", arena)
     nodes = [n for n in graph.nodes if not n.spec.alias]
     steps = _native.Plan(len(nodes))
     scratch = 0
@@ -83,6 +102,7 @@ def build(graph, num_threads):
         scratch = max(scratch, node.spec.scratch(prep, ins, outs, num_threads))
         node.spec.add_step(steps, i, prep, node, ins, outs, offsets)
     scratch += ALIGN
+    _check_memory("activation and scratch memory", arena + scratch)
     steps.set_io([graph.values[v] for v in graph.inputs],
                  [graph.values[v] for v in graph.outputs], offsets, arena, scratch,
                  num_threads)

@@ -19,6 +19,9 @@ def isa(request):
         pytest.skip(f"{name} not in QENGINE_TEST_ISA")
     if name not in K.isa()["available"]:
         pytest.skip(f"{name} is not available on this machine/build")
+    only = os.environ.get("QENGINE_TEST_ISA", "").strip().lower()
+    if only and name != only:
+        pytest.skip(f"QENGINE_TEST_ISA={only} runs one variant")
     with K.use_isa(name):
         yield name
 

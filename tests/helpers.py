@@ -20,3 +20,7 @@ def assert_same(got, want, acc=None, **context):
         ctx = ", ".join(f"{k}={v}" for k, v in context.items())
         raise AssertionError(f"{len(bad)} of {got.size} values differ; first at {idx}: "
                              f"reference={want[idx]}, got={got[idx]}{extra}; {ctx}")
+
+
+# .ci/sanitize.sh preloads AddressSanitizer: RSS figures are meaningless under it
+UNDER_ASAN = "asan" in __import__("os").environ.get("LD_PRELOAD", "")

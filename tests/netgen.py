@@ -203,3 +203,22 @@ class Net:
         if not self.g.outputs:
             self.g.output(self.steps[-1][0])
         return self.g.save(path)
+
+
+def small_cnn(seed=0, batch=1):
+    """A small CNN touching most ops: conv (3x3 padded, 1x1, depthwise), pools, add,
+    concat, fc, softmax. Returns the Net (net.reference(feeds) is its reference)."""
+    net = Net(seed)
+    x = net.input((batch, 8, 8, 3))
+    a = net.conv(x, 8, 3, padding=(1, 1, 1, 1), clamp=(-20, 127))
+    b = net.conv(a, 8, 3, padding=(1, 1, 1, 1), groups=8)
+    c = net.add(a, b)
+    d = net.maxpool(c, 2, stride=2)
+    e = net.conv(d, 6, 1)
+    f = net.concat([d, e])
+    g = net.avgpool(f, 2, stride=2)
+    h = net.gavgpool(g)
+    i = net.reshape(h, (batch, 14))
+    j = net.fc(i, 10)
+    net.softmax(j, int8_out=True)
+    return net

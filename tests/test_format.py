@@ -2,9 +2,6 @@
 import copy
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -159,63 +156,4 @@ def test_writer_is_atomic_and_leaves_no_temp(tmp_path, rng):
     assert sorted(os.listdir(tmp_path)) == ["a.qmodel"]
 
 
-FUZZ = textwrap.dedent("""
-    import json, sys
-    import numpy as np
-    from hypothesis import given, settings, strategies as st, HealthCheck
-    import qengine
-    from qengine import ModelFormatError
-
-    raw = open(sys.argv[1], "rb").read()
-    out = sys.argv[2]
-
-    def attempt(data):
-        with open(out, "wb") as f:
-            f.write(data)
-        try:
-            m = qengine.load(out)
-        except ModelFormatError:
-            return
-        # a file that loads must also run cleanly
-        m.run({i.name: np.zeros(i.shape, i.dtype) for i in m.inputs}, raw=True)
-
-    @settings(max_examples=int(sys.argv[3]), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.data())
-    def fuzz(data):
-        kind = data.draw(st.sampled_from(["truncate", "flip", "splice", "json"]))
-        b = bytearray(raw)
-        if kind == "truncate":
-            del b[data.draw(st.integers(0, len(b) - 1)):]
-        elif kind == "flip":
-            for _ in range(data.draw(st.integers(1, 8))):
-                b[data.draw(st.integers(0, len(b) - 1))] = data.draw(st.integers(0, 255))
-        elif kind == "splice":
-            i = data.draw(st.integers(0, len(b) - 1))
-            b[i:i] = data.draw(st.binary(min_size=1, max_size=32))
-        else:
-            hlen = int.from_bytes(b[16:24], "little")
-            text = bytearray(b[64:64 + hlen])
-            for _ in range(data.draw(st.integers(1, 4))):
-                i = data.draw(st.integers(0, len(text) - 1))
-                text[i] = data.draw(st.sampled_from(b'0123456789-[]{}",:.e'))
-            b[64:64 + hlen] = text
-        attempt(bytes(b))
-
-    fuzz()
-    print("fuzz ok")
-""")
-
-
-def test_fuzz_loader_in_subprocess(valid, tmp_path):
-    """Mutated files end in ModelFormatError or a clean run; a crash fails this test
-    instead of killing pytest. QENGINE_FUZZ_EXAMPLES raises the count."""
-    path, _ = valid
-    script = tmp_path / "fuzz.py"
-    script.write_text(FUZZ)
-    n = os.environ.get("QENGINE_FUZZ_EXAMPLES", "300")
-    r = subprocess.run([sys.executable, str(script), str(path), str(tmp_path / "m.qmodel"), n],
-                       capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert r.returncode == 0, f"fuzzer died (code {r.returncode}):\n{r.stderr[-3000:]}"
-    assert "fuzz ok" in r.stdout
+# the loader fuzzer: tests/fuzz_loader.py, run by tests/test_fuzz.py

@@ -73,7 +73,7 @@ def topo_sort(nodes, available):
             else:
                 rest.append(n)
         if len(rest) == len(pending):
-            missing = sorted({i for n in rest for i in n.input if i not in ready})
+            missing = sorted({i for n in rest for i in n.input if i not in ready}, key=str)
             raise ModelFormatError(f"ONNX graph has a cycle or undefined tensors: {missing[:10]}")
         pending = rest
     return order

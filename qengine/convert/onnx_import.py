@@ -16,7 +16,7 @@ becomes an alias.
 """
 import numpy as np
 
-from qengine.errors import UnsupportedOpError
+from qengine.errors import ModelFormatError, UnsupportedOpError
 from qengine.convert import onnx_fold as F
 from qengine.convert.ir import Graph, Node
 from qengine.convert import passes
@@ -41,6 +41,15 @@ def import_onnx(model, canonicalize=True):
     converted. With `canonicalize`, runs passes.canonicalize (BN folding, Identity and
     Dropout removal, Pad folding, activation fusion)."""
     model = F.load(model)
+    try:
+        return _import(model, canonicalize)
+    except (TypeError, KeyError, IndexError, AttributeError, UnicodeError) as exc:
+        # a field of an unexpected type or arity (a corrupt or adversarial file) that no
+        # specific check caught: still a clear ModelFormatError, never a stray TypeError
+        raise ModelFormatError(f"malformed ONNX model: {type(exc).__name__}: {exc}") from exc
+
+
+def _import(model, canonicalize):
     opset = F.opset_version(model)
     consts, nodes = F.graph_constants(model.graph)
     inputs = F.real_inputs(model.graph, consts)

@@ -127,7 +127,22 @@ def quantize_weights(w):
     return q, scale
 
 
-def quantize_bias(b, s_in, s_w, z_in, wq):
+# eq. 3's int32 accumulator holds |bias'| + K * 128 * 127; with the bias given at least 2^30
+# of room, K may be at most this (a larger layer must be split along K)
+MAX_K = (2**30 - 1) // (128 * 127)
+
+
+def check_accumulator(k, where="layer"):
+    """ValueError unless K products of int8 values fit the int32 accumulator with room
+    for the bias: K * 128 * 127 + |bias| < 2^31 (DESIGN.md section 3)."""
+    if k > MAX_K:
+        raise ValueError(
+            f"{where}: K={k} products per output could overflow the int32 accumulator "
+            f"(K * 128 * 127 = {k * 128 * 127} leaves less than 2^30 of the 2^31 range "
+            f"for the bias); at most K={MAX_K} is supported: split the layer along K")
+
+
+def quantize_bias(b, s_in, s_w, z_in, wq, where="layer"):
     """eq. 3: bias'[n] = round(b[n] / (s_in s_w[n])) - z_in * sum_k w[n, k], as int32.
 
     The result is clipped so that |bias'| + K * 128 * 127 < 2^31 (section 2's bound). Only
@@ -135,9 +150,8 @@ def quantize_bias(b, s_in, s_w, z_in, wq):
     2^30 accumulator steps are >= 1024 output steps), so the output saturates the same."""
     b = np.zeros(len(s_w)) if b is None else np.asarray(b, np.float64)
     wsum = wq.reshape(wq.shape[0], -1).astype(np.int64).sum(axis=1)
+    check_accumulator(wq[0].size, where)
     limit = 2**31 - 1 - wq[0].size * 128 * 127
-    if limit < 2**30:
-        raise ValueError(f"K={wq[0].size} is too large for the int32 accumulator")
     out = np.round(b / (s_in * s_w)) - float(z_in) * wsum
     return np.clip(out, -limit, limit).astype(np.int32)
 
@@ -234,6 +248,7 @@ def quantize_graph(graph, ranges):
         ins = [tensors[i] for i in n.inputs]
         if n.op in ("conv2d", "dense"):
             s_in, z_in = ins[0].scale, ins[0].zero_point
+            check_accumulator(int(np.prod(n.params["weight"].shape[1:])), where)
             wq, s_w = quantize_weights(n.params["weight"])
             # Channels with (near-)zero weights would get a multiplier too small for
             # sh <= 62 and a huge bias; their weights contribute < 2^-20 output steps
@@ -244,7 +259,7 @@ def quantize_graph(graph, ranges):
                 shape = (-1,) + (1,) * (wq.ndim - 1)
                 wq = np.clip(np.round(n.params["weight"] / s_w.reshape(shape)), -127, 127).astype(np.int8)
             q.weight, q.w_scale = wq, s_w
-            q.bias = quantize_bias(n.params.get("bias"), s_in, s_w, z_in, wq)
+            q.bias = quantize_bias(n.params.get("bias"), s_in, s_w, z_in, wq, where)
             q.m0, q.sh = quantize_multiplier(s_in * s_w / s_o, where)
             q.qmin, q.qmax = _clamp(n.attrs.get("act"), s_o, z_o)
             if n.op == "conv2d":
