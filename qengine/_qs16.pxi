@@ -226,7 +226,7 @@ def qs16_requantize(cnp.ndarray x, bint out16, tuple params, int num_threads):
     """x: contiguous 1-D int8 or int16; returns int16 (out16) or int8."""
     cdef qe_qs16_requant_params p
     p.zi, p.m0, p.sh, p.zo, p.qmin, p.qmax = params
-    cdef size_t n = x.shape[0]
+    cdef size_t n = cnp.PyArray_SIZE(x)  # not x.shape: Cython 0.29 + the numpy 1.7 API
     cdef bint in16 = x.dtype == np.int16
     out = np.empty(n, dtype=np.int16 if out16 else np.int8)
     cdef cnp.ndarray yarr = out
