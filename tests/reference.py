@@ -24,9 +24,10 @@ def qgemm(a, w, bias, m0, sh, zo, qmin=-128, qmax=127):
     return requantize(acc, m0, sh, zo, qmin, qmax).astype(np.int8), acc
 
 
-def qconv2d(x, w, bias, m0, sh, zo, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-            groups=1, pad_value=0, qmin=-128, qmax=127):
-    """NHWC x, OHWI w: pad with pad_value, sum every window in int64 (eq. 3), requantize."""
+def conv_accumulate(x, w, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1,
+                    pad_value=0):
+    """NHWC x, OHWI w: pad with pad_value and sum every window in int64 (eq. 3 without the
+    bias), exactly; shared by the int8 and int16 references."""
     n, h, wd, c = x.shape
     o, kh, kw, cg = w.shape
     (sy, sx), (dy, dx), (pt, pl, pb, pr) = stride, dilation, padding
@@ -43,5 +44,12 @@ def qconv2d(x, w, bias, m0, sh, zo, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
             for g in range(groups):
                 wg = w[g * og:(g + 1) * og, ky, kx, :].astype(np.int64)  # [og, cg]
                 acc[..., g * og:(g + 1) * og] += win[..., g * cg:(g + 1) * cg] @ wg.T
+    return acc
+
+
+def qconv2d(x, w, bias, m0, sh, zo, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+            groups=1, pad_value=0, qmin=-128, qmax=127):
+    """int8 convolution: window sums (conv_accumulate) + bias, wrapped to int32, requantized."""
+    acc = conv_accumulate(x, w, stride, padding, dilation, groups, pad_value)
     acc = wrap_int32(acc + np.asarray(bias, np.int64))
     return requantize(acc, m0, sh, zo, qmin, qmax).astype(np.int8), acc

