@@ -7,7 +7,7 @@ import numpy as np
 from qengine import _native
 
 ALIGN = 64
-ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "float32": 4}
+ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "int64": 8, "float32": 4}
 
 
 @dataclass
