@@ -74,10 +74,12 @@ def run_model(name, onnx_path, xc, xe, ye, out_dir, variants, threads=1):
         m = qengine.load(path, num_threads=threads)
         got = np.concatenate([m.run(xs[i:i + 1]) for i in range(len(xs))])
         act = weight_teacher(g, path)(xs)
-        t0 = time.perf_counter()
-        for i in range(min(len(xs), 20)):
-            m.run(xs[i:i + 1])
-        ms = 1e3 * (time.perf_counter() - t0) / min(len(xs), 20)
+        times = []
+        for i in range(21):   # median of batch-1 runs after a warm-up (busy machine)
+            t0 = time.perf_counter()
+            m.run(xs[i % len(xs):i % len(xs) + 1])
+            times.append(time.perf_counter() - t0)
+        ms = 1e3 * float(np.median(times[1:]))
         acc = None if ye is None else float(np.mean(got.argmax(-1) == ye))
         rows.append((name, label + (f" [{m.header['scheme']}]"), acc, sqnr(ref, got),
                      sqnr(act, got), os.path.getsize(path), ms))
