@@ -128,8 +128,9 @@ def test_frac_bits_minimise_clipping_plus_rounding():
 
 
 def _mlp(tmp_path, n=(24, 32, 32, 10)):
-    """A small MLP with weights exactly representable in per-channel int8 (integers / 64,
-    each row reaching 127), so activations are the only source of error."""
+    """A small MLP with weights exactly representable in per-channel int8, affine or
+    power-of-two (integers / 2048, each row reaching 127), so activations are the only
+    source of error."""
     from onnx import helper
     rng = np.random.default_rng(3)
     nodes, inits, prev = [], {}, "x"
@@ -139,7 +140,7 @@ def _mlp(tmp_path, n=(24, 32, 32, 10)):
                                                                           else "y"], transB=1))
         w = rng.integers(-127, 128, size=(n[i + 1], n[i]))
         w[:, 0] = 127
-        inits[f"w{i}"] = (w / 64.0 / n[i]).astype(np.float32)
+        inits[f"w{i}"] = (w / 2048.0).astype(np.float32)   # exact in int8 and in Q0.11
         inits[f"b{i}"] = (0.1 * rng.standard_normal(n[i + 1])).astype(np.float32)
         if out != "y":
             nodes.append(helper.make_node("Relu", [f"g{i}"], [out]))
@@ -147,13 +148,14 @@ def _mlp(tmp_path, n=(24, 32, 32, 10)):
     return save(tmp_path, nodes, (1, n[0]), inits, name="mlp.onnx")
 
 
-def test_auto_selection_meets_target_and_reports(tmp_path):
+@pytest.mark.parametrize("scheme", ["int8", "fixed"])
+def test_auto_selection_meets_target_and_reports(tmp_path, scheme):
     src = _mlp(tmp_path)
     xc = (rand(64, 24) * np.linspace(0.05, 3, 24)).astype(np.float32)
-    base = convert(src, str(tmp_path / "a.qmodel"), xc, recover=False)
+    base = convert(src, str(tmp_path / "a.qmodel"), xc, recover=False, scheme=scheme)
     target = base.output_sqnr_db + 8      # reachable with some int16 layers, not all
     rep = convert(src, str(tmp_path / "b.qmodel"), xc, recover=False, int16_layers="auto",
-                  target_sqnr=target)
+                  target_sqnr=target, scheme=scheme)
     info = rep.mixed
     assert info["mode"] == "auto" and info["met"], info
     assert info["sqnr_chosen_db"] >= target
@@ -175,13 +177,15 @@ def test_auto_selection_meets_target_and_reports(tmp_path):
     # a shorter prefix does not meet the target (it is the smallest)
     if len(chosen) > 1:
         short = convert(src, str(tmp_path / "c.qmodel"), xc, recover=False,
-                        int16_layers=chosen[:-1])
+                        int16_layers=chosen[:-1], scheme=scheme)
         assert short.output_sqnr_db < target + 1.0
     # an easy target keeps everything int8
     easy = convert(src, str(tmp_path / "d.qmodel"), xc, recover=False, int16_layers="auto",
-                   target_sqnr=base.output_sqnr_db - 20)
+                   target_sqnr=base.output_sqnr_db - 20, scheme=scheme)
     assert easy.mixed["layers"] == [] and F.read(str(tmp_path / "d.qmodel")).header[
-        "scheme"] == "int8"
+        "scheme"] == scheme
+    if scheme == "fixed":
+        check_fixed_file(str(tmp_path / "b.qmodel"))
 
 
 def test_bad_int16_layers(tmp_path):
