@@ -257,3 +257,23 @@ def test_int16_dtype_mismatches(tmp_path):
     g.output("y")
     with pytest.raises(ModelFormatError, match="one shape"):
         qengine.load(_save(tmp_path, g, "d.qmodel"))
+
+
+@pytest.mark.parametrize("c", [1, 7, 8, 16, 33, 70])
+def test_depthwise16_per_channel_requant(isa, c):
+    """The depthwise path's eq. 5 (SIMD in some variants) with a different m0/sh per
+    channel over the whole range, m0 = 0 included, int16 and int8 outputs."""
+    rng = np.random.default_rng(c)
+    x = _x16(rng, (2, 5, 6, c), 32767)
+    w = rng.integers(-127, 128, size=(c, 3, 3, 1)).astype(np.int8)
+    bias = rng.integers(-2**30, 2**30, size=c)
+    m0 = rng.integers(0, 2**31, size=c).astype(np.int32)
+    m0[0] = 0
+    sh = rng.integers(1, 63, size=c).astype(np.int32)
+    for out_dtype, (lo, hi) in ((np.int16, (-30000, 32767)), (np.int8, (-100, 127))):
+        want = R16.qconv2d(x, w, bias, m0, sh, 3, (1, 1), (1, 1, 1, 1), (1, 1), c, 0, lo,
+                           hi)[0]
+        for t in (1, 2, 3):
+            got = K.qconv2d16(x, w, bias, m0, sh, 3, padding=(1, 1, 1, 1), groups=c, qmin=lo,
+                              qmax=hi, num_threads=t, out_dtype=out_dtype)
+            np.testing.assert_array_equal(got.astype(np.int64), want)

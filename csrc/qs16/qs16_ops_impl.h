@@ -11,7 +11,12 @@
 
 #define QS16_CB 64 /* channels per block: accumulators stay in registers / L1 */
 
-/* eq. 5 on a block of int32 sums, branch-free so that it vectorizes (64-bit lanes). */
+/* eq. 5 on a block of int32 sums with per-channel m0/sh. A variant may supply its own
+ * (QE_QS16_REQUANT_BLOCK, same arithmetic in intrinsics): compilers do not vectorize the
+ * 64-bit per-lane shifts of this portable form. */
+#ifdef QE_QS16_REQUANT_BLOCK
+#define requant_block QE_QS16_REQUANT_BLOCK
+#else
 static void requant_block(size_t cb, const int32_t* acc, const int32_t* m0, const int32_t* sh,
                           int32_t* out, const qe_qs16_params* p) {
   const int64_t lo = (int64_t)p->qmin - p->zo, hi = (int64_t)p->qmax - p->zo;
@@ -22,6 +27,7 @@ static void requant_block(size_t cb, const int32_t* acc, const int32_t* m0, cons
     out[j] = (int32_t)v + p->zo;
   }
 }
+#endif
 
 /* Depthwise, one output pixel (eq. 20 per channel over the taps, then eq. 5): rows[t] is
  * the input pixel of tap t (or a row of pad_value), w is [taps][c]. The int32 path runs
