@@ -118,8 +118,8 @@ def main(argv=None):
         xe = rng.standard_normal((args.eval, 3, 224, 224)).astype(np.float32)
         variants = list(VARIANTS)
         if args.auto:
-            variants.append(("int8 + auto int16 (30 dB)",
-                             dict(scheme="int8", int16_layers="auto", target_sqnr=30.0)))
+            variants.append(("int8 + auto int16 (16 dB)",
+                             dict(scheme="int8", int16_layers="auto", target_sqnr=16.0)))
         rows += run_model("mobilenet_v2", mnv2, xc, xe, None, out_dir, variants)
     print(f"\n{'model':<13} {'variant':<36} {'accuracy':>9} {'SQNR dB':>8} "
           f"{'act. SQNR':>9} {'size KiB':>9} {'ms/run':>7}")
