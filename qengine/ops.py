@@ -124,6 +124,8 @@ class FullyConnected(_Op):
             raise ModelFormatError(f"node {node.name!r}: FullyConnected needs x [B, K] and "
                                    f"weight [N, K], got {list(x.shape)} and {list(w.shape)}")
         (_requant_consts16 if wide else _requant_consts)(node, w.shape[0])
+        if wide and w.shape[1] > 2**24:
+            _fail(node, f"K={w.shape[1]} is above 2^24, the 16x8 kernels' limit")
         need_shape(node, y, (x.shape[0], w.shape[0]))
         node.params = (wide,) + _clamp(node, y.dtype)
 
@@ -182,6 +184,9 @@ class Conv2D(_Op):
         if h < 1 or wd < 1:
             _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
         (_requant_consts16 if wide else _requant_consts)(node, o)
+        if wide and kh * kw * cg > 2**24:
+            _fail(node, f"kh * kw * C / groups = {kh * kw * cg} is above 2^24, the 16x8 "
+                        f"kernels' limit")
         oh = _conv_out(h, kh, stride[0], pad[0], pad[2], dilation[0])
         ow = _conv_out(wd, kw, stride[1], pad[1], pad[3], dilation[1])
         if oh < 1 or ow < 1:
@@ -295,8 +300,7 @@ class GlobalAvgPool(_Op):
             _fail(node, f"needs 1 <= H * W <= 2^23, got {list(x.shape)}")
         need_shape(node, y, (n, 1, 1, c))
         if wide:  # zero points are 0: bias = -hw * zi = 0
-            m0, sh = _derive(node, lambda: Q.multiplier(Q._scale('x', x.scale) /
-                                                       (Q._scale('y', y.scale) * (h * w)))) 
+            m0, sh = _derive(node, lambda: Q.multiplier(x.scale / (y.scale * (h * w))))
             bias = 0
         else:
             bias, m0, sh = _derive(node, Q.gavgpool_params, x.scale, x.zero_point, y.scale,
