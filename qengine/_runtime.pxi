@@ -8,13 +8,14 @@ from qengine._capi_runtime cimport *
 from qengine._capi_ops cimport (qe_f32_qs8_params, qe_qs8_f32_params, qe_f32_qs8_quantize,
                                 qe_qs8_f32_dequantize)
 from qengine._capi_conv cimport qe_conv2d_scratch_size
+from qengine._capi_qs16 cimport qe_f32_qs16_quantize, qe_qs16_f32_dequantize
 
 cdef enum:
     MAX_RANK = 8
 
 cdef struct io_slot:
     size_t off, count, nbytes
-    int typenum                 # numpy type of the arena value: int8 or float32
+    int typenum                 # numpy type of the arena value: int8, int16 or float32
     int ndim
     cnp.npy_intp dims[MAX_RANK]
     qe_f32_qs8_params q         # inputs: eq. 17
@@ -220,7 +221,7 @@ cdef class Plan:
     # ---- inputs, outputs, context ----------------------------------------------------
     def set_io(self, list inputs, list outputs, dict offsets, size_t arena_size,
                size_t scratch_size, int num_threads):
-        """inputs/outputs: TensorInfo lists (int8 inputs; int8 or float32 outputs, checked
+        """inputs/outputs: TensorInfo lists (int8/int16 inputs; int8, int16 or float32 outputs, checked
         by qengine.graph); quantization parameters from qengine.quant."""
         from qengine import quant as Q
         self.n_in, self.n_out = len(inputs), len(outputs)
@@ -316,8 +317,7 @@ cdef class Plan:
         for k in range(self.n_out):
             s = &self.outs[k]
             results.append(cnp.PyArray_EMPTY(
-                s.ndim, s.dims, cnp.NPY_INT8 if raw and s.typenum == cnp.NPY_INT8
-                else cnp.NPY_FLOAT32, 0))
+                s.ndim, s.dims, s.typenum if raw else cnp.NPY_FLOAT32, 0))
         # 3. a context: the plan's own, or a fresh one if another thread is using it
         cdef bint own = not self.busy
         cdef uint8_t* raw_ctx = self.ctx_raw
@@ -360,6 +360,9 @@ cdef void _run_context(Plan self, uint8_t* arena, uint8_t* scratch, void** ptrs,
         s = &self.ins[k]
         if raw:
             memcpy(arena + s.off, ptrs[k], s.nbytes)
+        elif s.count and s.typenum == cnp.NPY_INT16:
+            qe_f32_qs16_quantize(s.count, <const float*>ptrs[k], <int16_t*>(arena + s.off),
+                                 &s.q, nt)
         elif s.count:
             qe_f32_qs8_quantize(s.count, <const float*>ptrs[k], <int8_t*>(arena + s.off),
                                 &s.q, nt)
@@ -368,6 +371,9 @@ cdef void _run_context(Plan self, uint8_t* arena, uint8_t* scratch, void** ptrs,
         s = &self.outs[k]
         if raw or s.typenum == cnp.NPY_FLOAT32:
             memcpy(ptrs[self.n_in + k], arena + s.off, s.nbytes)
+        elif s.count and s.typenum == cnp.NPY_INT16:
+            qe_qs16_f32_dequantize(s.count, <const int16_t*>(arena + s.off),
+                                   <float*>ptrs[self.n_in + k], &s.dq, nt)
         elif s.count:
             qe_qs8_f32_dequantize(s.count, <const int8_t*>(arena + s.off),
                                   <float*>ptrs[self.n_in + k], &s.dq, nt)
@@ -378,8 +384,9 @@ cdef _fill_slot(io_slot* s, info, size_t off):
         raise ValueError(f"{info.name!r}: rank above {MAX_RANK}")
     s.off = off
     s.count = info.size
-    s.typenum = cnp.NPY_INT8 if info.dtype == "int8" else cnp.NPY_FLOAT32
-    s.nbytes = s.count * (1 if info.dtype == "int8" else 4)
+    s.typenum = {"int8": cnp.NPY_INT8, "int16": cnp.NPY_INT16}.get(info.dtype,
+                                                                  cnp.NPY_FLOAT32)
+    s.nbytes = s.count * {"int8": 1, "int16": 2}.get(info.dtype, 4)
     s.ndim = len(info.shape)
     for d in range(s.ndim):
         s.dims[d] = info.shape[d]

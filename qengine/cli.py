@@ -86,6 +86,13 @@ def _cmd_info(args):
     return 0
 
 
+def _int16_layers(text):
+    """--int16-layers: auto | all | comma-separated layer names."""
+    if text is None or text in ("auto", "all"):
+        return text
+    return [s for s in text.split(",") if s]
+
+
 def _cmd_convert(args):
     from qengine.convert import convert
     from qengine.errors import UnsupportedOpError
@@ -93,7 +100,9 @@ def _cmd_convert(args):
     try:
         report = convert(args.model, args.output, calibration=args.calib,
                          calibrate=args.calibrate, recover=not args.no_recover,
-                         percentile=args.percentile)
+                         percentile=args.percentile, scheme=args.scheme,
+                         int16_layers=_int16_layers(args.int16_layers),
+                         target_sqnr=args.target_sqnr)
     except (UnsupportedOpError, NotImplementedError, ValueError, OSError) as exc:
         print(f"qengine convert: {exc}", file=sys.stderr)
         return 1
@@ -123,6 +132,12 @@ def build_parser():
                       choices=["minmax", "percentile", "entropy", "mse"])
     conv.add_argument("--percentile", type=float, default=99.99)
     conv.add_argument("--no-recover", action="store_true", help="skip bias correction")
+    conv.add_argument("--scheme", default="int8", choices=["int8", "fixed"],
+                      help="int8: affine; fixed: power-of-two scales (Q-formats), shifts")
+    conv.add_argument("--int16-layers", default=None,
+                      help="auto | all | comma-separated layer names kept in int16")
+    conv.add_argument("--target-sqnr", type=float, default=None,
+                      help="output SQNR (dB) --int16-layers auto aims for (default 30)")
     conv.add_argument("--report", help="also save the report as JSON here")
     conv.set_defaults(fn=_cmd_convert)
 

@@ -17,12 +17,12 @@ import numpy as np
 from qengine.errors import ModelFormatError
 
 MAGIC = b"QMODEL\x00\x01"
-VERSION = (1, 0)
+VERSION = (1, 1)   # 1.1: int16 activations, int64 constants (optional features)
 ALIGN = 64
 PREAMBLE = struct.Struct("<8sHHIQQQ24x")  # magic, major, minor, flags, hlen, data_off, size
 assert PREAMBLE.size == 64
 DTYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "uint16": np.uint16,
-          "int32": np.int32, "float32": np.float32}
+          "int32": np.int32, "int64": np.int64, "float32": np.float32}
 MAX_HEADER = 64 << 20
 MAX_RANK = 8
 

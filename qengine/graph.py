@@ -78,6 +78,8 @@ def _value(name, v):
               f"got {scale!r}")
     rng = DTYPE_RANGE[dtype] or (0, 0)
     zp = F._check_int(f"{where} zero_point", v.get("zero_point", 0), *rng)
+    if dtype == "int16" and zp != 0:  # format 1.1: int16 activations are symmetric
+        _fail(f"{where}: an int16 value must have zero point 0, got {zp}")
     return TensorInfo(name, shape, dtype, float(scale), zp)
 
 
@@ -148,11 +150,12 @@ def parse(qfile):
     for v in outputs:
         if v not in produced:
             _fail(f"graph output {v!r} is never produced")
-        if values[v].dtype not in ("int8", "float32"):
-            _fail(f"graph output {v!r} must be int8 or float32, got {values[v].dtype}")
+        if values[v].dtype not in ("int8", "int16", "float32"):
+            _fail(f"graph output {v!r} must be int8, int16 or float32, got "
+                  f"{values[v].dtype}")
     for v in inputs:
-        if values[v].dtype != "int8":
-            _fail(f"graph input {v!r} must be int8, got {values[v].dtype}")
+        if values[v].dtype not in ("int8", "int16"):
+            _fail(f"graph input {v!r} must be int8 or int16, got {values[v].dtype}")
     return Graph(inputs, outputs, values, nodes, h)
 
 

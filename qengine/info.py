@@ -1,4 +1,6 @@
 """`qengine info`: what a loaded model holds, as a readable report."""
+import math
+
 import numpy as np
 
 
@@ -18,18 +20,34 @@ def _weight_stats(node):
     return 0, stored, stored, 1.0
 
 
+def _qformat(info):
+    """"Qm.f" when the value's scale is 2^-f with zero point 0 (fixed point), else ""."""
+    from qengine.quant import is_power_of_two
+    bits = {"int8": 8, "int16": 16}.get(info.dtype)
+    if bits is None or info.zero_point != 0 or not is_power_of_two(info.scale):
+        return ""
+    f = 1 - math.frexp(info.scale)[1]
+    return f"Q{bits - 1 - f}.{f}"
+
+
 def describe(model):
     h = model.header
+    settings = h.get("settings", {}) if isinstance(h.get("settings"), dict) else {}
+    asked = settings.get("scheme")
     lines = [f"model: {model.path} ({model.file_size} bytes)",
              f"producer: {h.get('producer', {})}",
-             f"scheme: {h.get('scheme', 'int8')}"]
+             f"scheme: {h.get('scheme', 'int8')}" +
+             (f" (converted with scheme={asked!r}"
+              f"{', int16_layers=' + repr(settings['int16_layers']) if 'int16_layers' in settings else ''})"
+              if asked and asked != h.get("scheme", "int8") or "int16_layers" in settings
+              else "")]
     for kind, infos in (("input", model.inputs), ("output", model.outputs)):
         for i in infos:
             lines.append(f"{kind}: {i.name} {i.dtype}{list(i.shape)} scale={i.scale:.6g} "
-                         f"zero_point={i.zero_point}")
+                         f"zero_point={i.zero_point} {_qformat(i)}".rstrip())
     lines.append("")
     lines.append(f"{'node':<24} {'op':<16} {'output':<18} {'params':>9} {'bytes':>9} "
-                 f"{'sparsity':>8} storage")
+                 f"{'sparsity':>8} {'storage':<7} {'dtype':<7} {'Q-format':<8}")
     tot_params = tot_stored = tot_dense = 0
     for node in model.graph.nodes:
         params, stored, dense, density = _weight_stats(node)
@@ -38,8 +56,10 @@ def describe(model):
         tot_dense += dense
         shape = list(model.graph.values[node.outputs[0]].shape)
         storage = node.attrs.get("storage", "dense") if params else "-"
+        out = model.graph.values[node.outputs[0]]
         lines.append(f"{node.name[:24]:<24} {node.op:<16} {str(shape):<18} {params:>9} "
-                     f"{stored:>9} {100 * (1 - density):7.1f}% {storage}")
+                     f"{stored:>9} {100 * (1 - density):7.1f}% {storage:<7} {out.dtype:<7} "
+                     f"{_qformat(out)}".rstrip())
     lines.append("")
     lines.append(f"parameters: {tot_params}; weights stored {tot_stored} bytes "
                  f"(dense int8 would be {tot_dense}, float32 {4 * tot_params}); "

@@ -42,10 +42,45 @@ def _requant_consts(node, n):
     need_const(node, "sh", "int32", (n,), 1, 62)
 
 
-def _clamp(node):
-    qmin = need_attr_int(node, "qmin", -128, 127, -128)
-    qmax = need_attr_int(node, "qmax", qmin, 127, 127)
+def _clamp(node, dtype="int8"):
+    lo, hi = (-32768, 32767) if dtype == "int16" else (-128, 127)
+    qmin = need_attr_int(node, "qmin", lo, hi, lo)
+    qmax = need_attr_int(node, "qmax", qmin, hi, hi)
     return qmin, qmax
+
+
+def _wide(node, ins, outs, out8_ok=False):
+    """True for the int16 form of an op (format 1.1): every input int16 and every output
+    int16 (or int8 when out8_ok: a 16-bit layer feeding an 8-bit one); False when all are
+    int8 (the first input decides which form is meant); anything else is a dtype
+    mismatch."""
+    if ins[0].dtype != "int16":
+        for v in list(ins) + list(outs):
+            if v.dtype != "int8":
+                _fail(node, f"value {v.name!r} must be int8 (the input {ins[0].name!r} is "
+                            f"{ins[0].dtype}; int16 ops need int16 inputs), got {v.dtype}")
+        return False
+    for v in ins:
+        need_dtype(node, v, "int16")
+    for v in outs:
+        if not (v.dtype == "int16" or (out8_ok and v.dtype == "int8")):
+            _fail(node, f"value {v.name!r} must be int16{' or int8' if out8_ok else ''} "
+                        f"(the input is int16), got {v.dtype}")
+    return True
+
+
+def _requant_consts16(node, n):
+    """bias int32 or int64 with |bias| <= 2^40 (int16 activations, section 13)."""
+    if "bias" not in node.constants:
+        _fail(node, "needs a constant 'bias'")
+    b = node.constants["bias"]
+    if b.dtype not in (np.int32, np.int64) or tuple(b.shape) != (n,):
+        _fail(node, f"constant 'bias' must be int32 or int64 [{n}], got {b.dtype} "
+                    f"{list(b.shape)}")
+    if b.size and (b.min() < -2**40 or b.max() > 2**40):
+        _fail(node, "constant 'bias' values must lie in [-2^40, 2^40] for int16 activations")
+    need_const(node, "m0", "int32", (n,), 0, 2**31 - 1)
+    need_const(node, "sh", "int32", (n,), 1, 62)
 
 
 def _all_int8(node, ins, outs):
@@ -82,26 +117,38 @@ class FullyConnected(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        _all_int8(node, ins, outs)
+        wide = _wide(node, ins, outs, out8_ok=True)
         _dense_only(node)
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 2 or len(x.shape) != 2 or w.shape[1] != x.shape[1]:
             raise ModelFormatError(f"node {node.name!r}: FullyConnected needs x [B, K] and "
                                    f"weight [N, K], got {list(x.shape)} and {list(w.shape)}")
-        _requant_consts(node, w.shape[0])
+        (_requant_consts16 if wide else _requant_consts)(node, w.shape[0])
+        if wide and w.shape[1] > 2**24:
+            _fail(node, f"K={w.shape[1]} is above 2^24, the 16x8 kernels' limit")
         need_shape(node, y, (x.shape[0], w.shape[0]))
-        node.params = _clamp(node)
+        node.params = (wide,) + _clamp(node, y.dtype)
 
     def prepare(self, node, ins, outs):
         c = node.constants
+        if node.params[0]:
+            from qengine._kernels_qs16 import pack_gemm16
+            return pack_gemm16(c["weight"], c["bias"], c["m0"], c["sh"])
         return _native.PackedGemm(c["weight"], c["bias"], c["m0"], c["sh"],
                                   _native.isa_selected())
 
     def scratch(self, prep, ins, outs, num_threads):
+        if isinstance(prep, _native.PackedGemm16):
+            return _native.fc16_scratch_size(prep, ins[0].shape[0])
         return prep.scratch_size(ins[0].shape[0])
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
-        qmin, qmax = node.params
+        wide, qmin, qmax = node.params
+        if wide:
+            _native.plan_set_fc16(plan, i, prep, ins[0].shape[0], offsets[node.inputs[0]],
+                                  offsets[node.outputs[0]], outs[0].dtype == "int8",
+                                  outs[0].zero_point, qmin, qmax)
+            return
         plan.set_fc(i, prep, ins[0].shape[0], offsets[node.inputs[0]],
                     offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
 
@@ -118,7 +165,7 @@ class Conv2D(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        _all_int8(node, ins, outs)
+        wide = _wide(node, ins, outs, out8_ok=True)
         _dense_only(node)
         _rank(node, x, 4)
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
@@ -136,28 +183,41 @@ class Conv2D(_Op):
                         f"need C and O divisible by groups and weight [O, kh, kw, C/groups]")
         if h < 1 or wd < 1:
             _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
-        _requant_consts(node, o)
+        (_requant_consts16 if wide else _requant_consts)(node, o)
+        if wide and kh * kw * cg > 2**24:
+            _fail(node, f"kh * kw * C / groups = {kh * kw * cg} is above 2^24, the 16x8 "
+                        f"kernels' limit")
         oh = _conv_out(h, kh, stride[0], pad[0], pad[2], dilation[0])
         ow = _conv_out(wd, kw, stride[1], pad[1], pad[3], dilation[1])
         if oh < 1 or ow < 1:
             _fail(node, f"the padded input is smaller than the dilated {kh}x{kw} kernel")
         need_shape(node, y, (b, oh, ow, o))
-        node.params = (groups, tuple(stride), tuple(dilation), tuple(pad)) + _clamp(node)
+        node.params = (groups, tuple(stride), tuple(dilation), tuple(pad), wide) + \
+            _clamp(node, y.dtype)
 
     def prepare(self, node, ins, outs):
         from qengine._kernels_conv import pack_conv2d
-        groups, stride, dilation, pad, _, _ = node.params
+        from qengine._kernels_qs16 import pack_conv2d16
+        groups, stride, dilation, pad, wide, _, _ = node.params
         c = node.constants
-        return pack_conv2d(c["weight"], c["bias"], c["m0"], c["sh"], stride, pad, dilation,
-                           groups, ins[0].zero_point)
+        pack = pack_conv2d16 if wide else pack_conv2d
+        return pack(c["weight"], c["bias"], c["m0"], c["sh"], stride, pad, dilation,
+                    groups, ins[0].zero_point)
 
     def scratch(self, prep, ins, outs, num_threads):
         b, h, w, _ = ins[0].shape
+        if isinstance(prep, _native.PackedConv2d16):
+            return _native.conv16_scratch_size(prep, b, h, w, num_threads)
         return _native.conv_scratch_size(prep, b, h, w, num_threads)
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         b, h, w, _ = ins[0].shape
         qmin, qmax = node.params[-2:]
+        if node.params[4]:
+            _native.plan_set_conv16(plan, i, prep, b, h, w, offsets[node.inputs[0]],
+                                    offsets[node.outputs[0]], outs[0].dtype == "int8",
+                                    outs[0].zero_point, qmin, qmax)
+            return
         plan.set_conv(i, prep, b, h, w, offsets[node.inputs[0]], offsets[node.outputs[0]],
                       outs[0].zero_point, qmin, qmax)
 
@@ -186,15 +246,20 @@ class MaxPool2D(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        _all_int8(node, ins, outs)
+        wide = _wide(node, ins, outs)
         geometry, _, shape = _pool_geometry(node, x)
         need_shape(node, y, shape)
         if (x.scale, x.zero_point) != (y.scale, y.zero_point):
             _fail(node, "MaxPool2D must keep the scale and zero point of its input")
-        node.params = (geometry,) + _clamp(node)
+        node.params = (geometry,) + _clamp(node, y.dtype) + (wide,)
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
-        geometry, qmin, qmax = node.params
+        geometry, qmin, qmax, wide = node.params
+        if wide:
+            _native.plan_set_maxpool16(plan, i, geometry, offsets[node.inputs[0]],
+                                       offsets[node.outputs[0]], qmin, qmax,
+                                       _native.qs16_kernel_name("maxpool"))
+            return
         plan.set_maxpool(i, geometry, offsets[node.inputs[0]], offsets[node.outputs[0]],
                          qmin, qmax, _native.ops_kernel_name("maxpool"))
 
@@ -203,17 +268,23 @@ class AvgPool2D(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        _all_int8(node, ins, outs)
+        wide = _wide(node, ins, outs)
         geometry, area, shape = _pool_geometry(node, x)
         if area > 2**16:
             _fail(node, f"kernel of {area} pixels; at most 65536 are supported")
         need_shape(node, y, shape)
         cip = need_attr_int(node, "count_include_pad", 0, 1, 0)
-        qmin, qmax = _clamp(node)
+        qmin, qmax = _clamp(node, y.dtype)
         m0, sh = _derive(node, Q.avgpool_params, x.scale, y.scale, area)
         node.params = (geometry, x.zero_point, y.zero_point, qmin, qmax, cip, m0, sh)
+        node.wide = wide
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        if node.wide:
+            _native.plan_set_avgpool16(plan, i, *node.params, offsets[node.inputs[0]],
+                                       offsets[node.outputs[0]],
+                                       _native.qs16_kernel_name("avgpool"))
+            return
         plan.set_avgpool(i, *node.params, offsets[node.inputs[0]], offsets[node.outputs[0]],
                          _native.ops_kernel_name("avgpool"))
 
@@ -222,17 +293,27 @@ class GlobalAvgPool(_Op):
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
-        _all_int8(node, ins, outs)
+        wide = _wide(node, ins, outs)
         _rank(node, x, 4)
         n, h, w, c = x.shape
         if not 1 <= h * w <= 2**23:
             _fail(node, f"needs 1 <= H * W <= 2^23, got {list(x.shape)}")
         need_shape(node, y, (n, 1, 1, c))
-        bias, m0, sh = _derive(node, Q.gavgpool_params, x.scale, x.zero_point, y.scale,
-                               h * w)
-        node.params = (n, h * w, c, (bias, m0, sh, y.zero_point) + _clamp(node))
+        if wide:  # zero points are 0: bias = -hw * zi = 0
+            m0, sh = _derive(node, lambda: Q.multiplier(x.scale / (y.scale * (h * w))))
+            bias = 0
+        else:
+            bias, m0, sh = _derive(node, Q.gavgpool_params, x.scale, x.zero_point, y.scale,
+                                   h * w)
+        node.params = (n, h * w, c, (bias, m0, sh, y.zero_point) + _clamp(node, y.dtype))
+        node.wide = wide
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        if node.wide:
+            _native.plan_set_gavgpool16(plan, i, *node.params, offsets[node.inputs[0]],
+                                        offsets[node.outputs[0]],
+                                        _native.qs16_kernel_name("gavgpool"))
+            return
         plan.set_gavgpool(i, *node.params, offsets[node.inputs[0]], offsets[node.outputs[0]],
                           _native.ops_kernel_name("gavgpool"))
 
@@ -253,8 +334,20 @@ class Add(_Op):
 
     def check(self, node, ins, outs):
         need_arity(node, 2, 1)
-        _all_int8(node, ins, outs)
+        node.wide = self.kind == "add" and _wide(node, ins, outs)
+        if not node.wide:
+            _all_int8(node, ins, outs)
         (a, b), y = ins, outs[0]
+        if node.wide:  # the 16-bit kernel adds same-shape values only
+            if tuple(a.shape) != tuple(b.shape):
+                _fail(node, f"int16 Add needs inputs of one shape, got {list(a.shape)} and "
+                            f"{list(b.shape)}")
+            need_shape(node, y, a.shape)
+            from qengine._kernels_qs16 import add16_params
+            qmin, qmax = _clamp(node, "int16")
+            node.params = (math.prod(a.shape), _derive(node, add16_params, a.scale, 0,
+                                                       b.scale, 0, y.scale) + (0, qmin, qmax))
+            return
         out_shape, shape, sa, sb = _broadcast(node, a, b)
         need_shape(node, y, out_shape)
         qmin, qmax = _clamp(node)
@@ -266,6 +359,10 @@ class Add(_Op):
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         a, b = node.inputs
+        if node.wide:
+            _native.plan_set_add16(plan, i, *node.params, offsets[a], offsets[b],
+                                   offsets[node.outputs[0]], _native.qs16_kernel_name("add"))
+            return
         plan.set_eltwise(i, self.kind, *node.params, offsets[a], offsets[b],
                          offsets[node.outputs[0]], _native.ops_kernel_name(self.kind))
 
@@ -327,15 +424,33 @@ class Lut(_Op):
 
 
 class Requantize(Lut):
+    """int8 -> int8 through an eq. 12 table; with an int16 side (format 1.1: int8 <->
+    int16, int16 -> int16) eq. 24 evaluated directly."""
+
     def check(self, node, ins, outs):
         need_arity(node, 1, 1)
-        _all_int8(node, ins, outs)
         x, y = ins[0], outs[0]
+        for v in (x, y):
+            if v.dtype not in ("int8", "int16"):
+                _fail(node, f"value {v.name!r} must be int8 or int16, got {v.dtype}")
         need_shape(node, y, x.shape)
-        qmin, qmax = _clamp(node)
+        qmin, qmax = _clamp(node, y.dtype)
         m0, sh = _derive(node, Q.requant_params, x.scale, y.scale)
+        node.wide = "int16" in (x.dtype, y.dtype)
+        if node.wide:
+            node.params = (x.dtype == "int16", y.dtype == "int16",
+                           (x.zero_point, m0, sh, y.zero_point, qmin, qmax))
+            return
         node.params = _native.ops_requant_table(x.zero_point, m0, sh, y.zero_point, qmin,
                                                 qmax)
+
+    def add_step(self, plan, i, prep, node, ins, outs, offsets):
+        if node.wide:
+            _native.plan_set_requant16(plan, i, math.prod(ins[0].shape), *node.params,
+                                       offsets[node.inputs[0]], offsets[node.outputs[0]],
+                                       _native.qs16_kernel_name("requantize"))
+            return
+        super().add_step(plan, i, prep, node, ins, outs, offsets)
 
 
 class Softmax(_Op):

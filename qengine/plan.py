@@ -25,7 +25,8 @@ def _check_memory(what, nbytes):
         raise ModelFormatError(
             f"the model needs {nbytes / 2**20:.1f} MiB of {what}, more than the limit of "
             f"{max_arena_bytes() >> 20} MiB (set QENGINE_MAX_ARENA_MB to allow more)")
-ITEMSIZE = {"int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "float32": 4}
+
+
 
 
 @dataclass
@@ -38,7 +39,7 @@ class BuiltPlan:
 
 
 def _nbytes(info):
-    return int(np.prod(info.shape, dtype=np.int64)) * ITEMSIZE[info.dtype]
+    return int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
 
 
 def _lifetimes(graph):

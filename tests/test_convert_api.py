@@ -254,8 +254,8 @@ def test_not_yet_implemented_and_bad_arguments(tmp_path):
     nodes, inits, shape = case_gemm()
     src = save(tmp_path, nodes, shape, inits)
     x = rand(4, 12)
-    with pytest.raises(NotImplementedError, match="issue 8"):
-        convert(src, tmp_path / "m.qmodel", x, scheme="fixed")
+    with pytest.raises(ValueError, match="scheme"):
+        convert(src, tmp_path / "m.qmodel", x, scheme="int4")
     with pytest.raises(NotImplementedError, match="issue 7"):
         convert(src, tmp_path / "m.qmodel", x, prune={"sparsity": 0.5})
     with pytest.raises(ValueError, match="calibrate"):

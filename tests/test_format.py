@@ -64,7 +64,7 @@ HEADER_EDITS = [
     (_set(["values", "x", "zero_point"], 300), "zero_point must be an integer"),
     (_set(["values", "x", "dtype"], "int4"), "unknown dtype"),
     (_set(["values", "h1", "shape"], [2, 9]), "declared"),
-    (_set(["values", "h2", "dtype"], "int16"), "must be int8"),
+    (_set(["values", "h2", "dtype"], "int16"), "must be int8|int16 value must have zero point 0"),
     (_set(["nodes", 0, "op"], "Frobnicate"), "unknown op 'Frobnicate'"),
     (_set(["nodes", 0, "inputs"], ["nope"]), "'nope' is not described"),
     (_set(["nodes", 0, "constants", "weight"], "missing"), "not in the file"),

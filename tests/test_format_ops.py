@@ -87,7 +87,7 @@ EDITS = [
     ("softmax_float", out_value("Softmax", "shape", [3, 9]), "declared"),
     ("reshape_between_conv_and_fc", out_value("Reshape", "shape", [2, 95]), "cannot reshape"),
     ("reshape_between_conv_and_fc", out_value("Reshape", "scale", 3.0), "keep the scale"),
-    ("fc", in_value("FullyConnected", "dtype", "int16"), "must be int8"),
+    ("fc", in_value("FullyConnected", "dtype", "int16"), "must be int8|int16 value must have zero point 0"),
     ("resnet_block", lambda h: h["outputs"].append(h["inputs"][0]) or
      h["values"][h["inputs"][0]].__setitem__("dtype", "uint8"), "must be int8"),
 ]

@@ -69,6 +69,7 @@ void qe_gemm_run(const qe_gemm_kernel* kernel, size_t m, size_t n, size_t k,
 #include "qengine_sparse.h"
 #include "qengine_steps.h"
 #include "qengine_qs16.h"
+#include "qengine_steps16.h"
 
 #ifdef __cplusplus
 }

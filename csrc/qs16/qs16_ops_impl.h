@@ -11,24 +11,48 @@
 
 #define QS16_CB 64 /* channels per block: accumulators stay in registers / L1 */
 
+/* eq. 5 on a block of int32 sums with per-channel m0/sh. A variant may supply its own
+ * (QE_QS16_REQUANT_BLOCK, same arithmetic in intrinsics): compilers do not vectorize the
+ * 64-bit per-lane shifts of this portable form. */
+#ifdef QE_QS16_REQUANT_BLOCK
+#define requant_block QE_QS16_REQUANT_BLOCK
+#else
+static void requant_block(size_t cb, const int32_t* acc, const int32_t* m0, const int32_t* sh,
+                          int32_t* out, const qe_qs16_params* p) {
+  const int64_t lo = (int64_t)p->qmin - p->zo, hi = (int64_t)p->qmax - p->zo;
+  for (size_t j = 0; j < cb; j++) {
+    int64_t v = ((int64_t)acc[j] * m0[j] + ((int64_t)1 << (sh[j] - 1))) >> sh[j];
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    out[j] = (int32_t)v + p->zo;
+  }
+}
+#endif
+
 /* Depthwise, one output pixel (eq. 20 per channel over the taps, then eq. 5): rows[t] is
- * the input pixel of tap t (or a row of pad_value), w is [taps][c]. */
+ * the input pixel of tap t (or a row of pad_value), w is [taps][c]. The int32 path runs
+ * in three loops (sums, requantization, narrowing store) that each vectorize. */
 static void dwconv_pixel(size_t c, size_t taps, const int16_t* const* rows, const int16_t* w,
                          const int64_t* bias, const int32_t* m0, const int32_t* sh, int acc64,
                          void* y, const qe_qs16_params* p) {
   for (size_t c0 = 0; c0 < c; c0 += QS16_CB) {
     const size_t cb = QE_MIN((size_t)QS16_CB, c - c0);
     if (!acc64) {
-      int32_t acc[QS16_CB];
+      int32_t acc[QS16_CB], out[QS16_CB];
       for (size_t j = 0; j < cb; j++) acc[j] = (int32_t)bias[c0 + j];
       for (size_t t = 0; t < taps; t++) {
         const int16_t* xr = rows[t] + c0;
         const int16_t* wr = w + t * c + c0;
         for (size_t j = 0; j < cb; j++) acc[j] += (int32_t)xr[j] * wr[j];
       }
-      for (size_t j = 0; j < cb; j++)
-        qe_qs16_store1(y, c0 + j, qe_requant(acc[j], m0[c0 + j], sh[c0 + j], p->zo, p->qmin,
-                                             p->qmax), p->out8);
+      requant_block(cb, acc, m0 + c0, sh + c0, out, p);
+      if (p->out8) {
+        int8_t* y8 = (int8_t*)y + c0;
+        for (size_t j = 0; j < cb; j++) y8[j] = (int8_t)out[j];
+      } else {
+        int16_t* y16 = (int16_t*)y + c0;
+        for (size_t j = 0; j < cb; j++) y16[j] = (int16_t)out[j];
+      }
     } else {
       int64_t acc[QS16_CB];
       for (size_t j = 0; j < cb; j++) acc[j] = bias[c0 + j];

@@ -19,6 +19,7 @@ from qengine import __version__
 from qengine.convert.calibrate import METHODS, calibrate as _calibrate, iter_batches
 from qengine.convert.kexec import KernelExecutor
 from qengine.convert.lower import lower_for_runtime
+from qengine.convert.mixed import annotate, int8_input_targets, quantize_wide
 from qengine.convert.onnx_import import import_onnx
 from qengine.convert.quantize import quantize_graph
 from qengine.convert.recover import TeacherMeans, bias_correct
@@ -29,19 +30,20 @@ SCHEMES = ("int8", "fixed")
 
 
 def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune=None,
-            recover=True, percentile=99.99, batch_size=16, progress=None):
+            recover=True, percentile=99.99, batch_size=16, progress=None,
+            int16_layers=None, target_sqnr=None):
     """Convert ONNX file `model` to `output` (.qmodel); returns a Report.
 
     calibration: an array in the ONNX model's layout (NCHW images; a batch or one
     sample), an iterable of arrays or of {input name: array} dicts, or a .npy / .npz path.
-    scheme: "int8" (affine; "fixed" is issue 8). calibrate: minmax | percentile |
-    entropy | mse. prune: issue 7. recover: bias correction against the float teacher."""
+    scheme: "int8" (affine) or "fixed" (power-of-two scales, zero points 0, shifts;
+    convert/fixed.py). calibrate: minmax | percentile | entropy | mse. prune: issue 7.
+    recover: bias correction against the float teacher. int16_layers: None, "auto" (the
+    most sensitive layers in int16 until target_sqnr dB, convert/mixed.py), "all", or a
+    list of layer names whose activations are stored as int16."""
     t0 = time.time()
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
-    if scheme == "fixed":
-        raise NotImplementedError("scheme='fixed' (power-of-two scales) is not implemented "
-                                  "yet: it is issue 8 (fixed-point scheme)")
     if prune is not None:
         raise NotImplementedError("prune= is not implemented yet: it is issue 7 (pruning "
                                   "and teacher-guided recovery)")
@@ -63,21 +65,31 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     ranges = _calibrate(graph, batches, method=calibrate, percentile=percentile,
                         batch_size=batch_size, layout="stored", progress=progress,
                         observe=means.see if recover else None)
-    qg = quantize_graph(graph, ranges)
-    builder = build_qmodel(qg, scheme)
-    kexec = KernelExecutor(builder.header(), builder.constants)
+    wide = scheme == "fixed" or int16_layers is not None
+    if wide:  # power-of-two scales and/or int16 activations
+        qg, builder, kexec, wide_info = quantize_wide(graph, batches, ranges, scheme,
+                                                      int16_layers, target_sqnr)
+    else:
+        qg = quantize_graph(graph, ranges)
+        builder = build_qmodel(qg, scheme)
+        kexec = KernelExecutor(builder.header(), builder.constants)
     if recover:
-        bias_correct(graph, qg, builder, kexec, batches, means.means())
+        bias_correct(graph, qg, builder, kexec, batches,
+                     int8_input_targets(qg, means.means()) if wide else means.means())
     per, out_sqnr, top1 = measure(graph, kexec, batches)
 
     settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),
                 "samples": samples, "source": os.path.basename(model)}
+    if int16_layers is not None:
+        settings["int16_layers"] = wide_info["layers"]
     if calibrate == "percentile":
         settings["percentile"] = percentile
     builder.save(output, producer={"name": "qengine.convert", "version": __version__},
                  settings=settings)
-    report = Report(model, output, scheme, calibrate, bool(recover),
+    report = Report(model, output, builder.scheme, calibrate, bool(recover),
                     layer_rows(qg, table_op, scheme, per), out_sqnr, top1, samples,
                     os.path.getsize(model), os.path.getsize(output))
+    if wide:
+        annotate(report, qg, wide_info)
     report.seconds = time.time() - t0
     return report

@@ -11,6 +11,7 @@ report, for bias correction and to check written files before they are loaded.
 import numpy as np
 
 from qengine import kernels as K
+from qengine.convert import kexec16
 
 
 class KernelExecutor:
@@ -37,8 +38,10 @@ class KernelExecutor:
         env = {}
         for name in self.h["inputs"]:
             v, arr = self.values[name], np.asarray(x[name])
-            if arr.dtype == np.int8:
+            if arr.dtype in (np.int8, np.int16):
                 env[name] = np.ascontiguousarray(arr)
+            elif v["dtype"] == "int16":
+                env[name] = kexec16.quantize(arr, v, self.nt)
             else:
                 env[name] = K.quantize(np.ascontiguousarray(arr, np.float32), v["scale"],
                                        v["zero_point"], num_threads=self.nt)
@@ -48,6 +51,8 @@ class KernelExecutor:
         v = self.values[name]
         if q.dtype == np.float32:
             return q
+        if q.dtype == np.int16:
+            return kexec16.dequantize(q, v)
         return K.dequantize(np.ascontiguousarray(q), v["scale"], v["zero_point"])
 
     def run(self, x, keep=(), before=None):
@@ -77,6 +82,8 @@ class KernelExecutor:
         vi = [self.values[i] for i in n["inputs"]]
         vo = self.values[n["outputs"][0]]
         zo, so = vo["zero_point"], vo["scale"]
+        if kexec16.is_wide(vi, vo):
+            return kexec16.step16(self, n, ins, vi, vo)
         qmin, qmax = a.get("qmin", -128), a.get("qmax", 127)
         nt = self.nt
         if op == "Conv2D":

@@ -26,6 +26,8 @@ class LayerReport:
     sparsity: float = 0.0           # fraction of int8 weights that are 0
     storage: str = "dense"
     sqnr_db: float = float("nan")   # layer output (dequantized) vs the float teacher
+    dtype: str = "int8"             # the output's storage type (int16: mixed precision)
+    qformat: str = ""               # "Qm.f" of a power-of-two output scale (fixed scheme)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Report:
     qmodel_bytes: int = 0
     seconds: float = 0.0
     notes: List[str] = field(default_factory=list)
+    mixed: Optional[dict] = None             # int16 layer choice and cost (mixed.py)
 
     def to_dict(self):
         d = asdict(self)
@@ -58,14 +61,17 @@ class Report:
         return path
 
     def __str__(self):
+        wide = any(r.qformat or r.dtype != "int8" for r in self.layers)
         head = f"{'layer':<28} {'op':<15} {'in scale':>9} {'out scale':>9} " \
-               f"{'w scale (min..max)':>19} {'params':>8} {'sparse':>6} {'SQNR dB':>8}"
+               f"{'w scale (min..max)':>19} {'params':>8} {'sparse':>6} {'SQNR dB':>8}" + \
+               (f" {'out':>5} {'Q-format':>8}" if wide else "")
         lines = [head, "-" * len(head)]
         for r in self.layers:
             ws = "" if r.weight_scale is None else f"{r.weight_scale[0]:.2e}..{r.weight_scale[1]:.2e}"
             lines.append(f"{r.name[:28]:<28} {r.op:<15} {r.input_scale:9.3g} "
                          f"{r.output_scale:9.3g} {ws:>19} {r.params:8d} "
-                         f"{r.sparsity * 100:5.1f}% {_db(r.sqnr_db):>8}")
+                         f"{r.sparsity * 100:5.1f}% {_db(r.sqnr_db):>8}" +
+                         (f" {r.dtype:>5} {r.qformat:>8}" if wide else ""))
         lines.append("-" * len(head))
         top1 = "n/a" if self.top1_agreement is None or math.isnan(self.top1_agreement) \
             else f"{self.top1_agreement * 100:.2f}%"

@@ -19,7 +19,8 @@ from qengine.errors import UnsupportedOpError
 LUT_OPS = ("relu", "clip", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish")
 TABLE_OP = {"conv2d": "Conv2D", "dense": "FullyConnected", "add": "Add", "mul": "Mul",
             "softmax": "Softmax", "concat": "Concat", "max_pool": "MaxPool2D",
-            "avg_pool": "AvgPool2D", "global_avg_pool": "GlobalAvgPool", "reshape": "Reshape"}
+            "avg_pool": "AvgPool2D", "global_avg_pool": "GlobalAvgPool", "reshape": "Reshape",
+            "requantize": "Requantize"}
 
 
 def table_op(op):
@@ -117,5 +118,8 @@ def _write_node(b, qg, q):
     elif q.op == "reshape":
         _value(b, tout)
         b.node("Reshape", q.name, [x], [y])
+    elif q.op == "requantize":  # inserted between int8 and int16 tensors (fixed.py)
+        _value(b, tout)
+        b.node("Requantize", q.name, [x], [y])
     else:
         raise UnsupportedOpError(f"{q.op} ({q.name}): no version-1 .qmodel operator for it")
