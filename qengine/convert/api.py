@@ -10,6 +10,7 @@ teacher -> int8 IR -> .qmodel graph -> bias correction (recover=True) -> report 
 with the kernels -> the file, written last and atomically, so a failure leaves nothing at
 `output`. The ONNX file is only read.
 """
+import copy
 import os
 import time
 
@@ -20,6 +21,9 @@ from qengine.convert.calibrate import METHODS, calibrate as _calibrate, iter_bat
 from qengine.convert.kexec import KernelExecutor
 from qengine.convert.lower import lower_for_runtime
 from qengine.convert.onnx_import import import_onnx
+from qengine.convert.prune import PruneInfo, parse_spec, prune_graph
+from qengine.convert.reconstruct import reconstruct
+from qengine.convert.storage import choose_storage
 from qengine.convert.quantize import quantize_graph
 from qengine.convert.recover import TeacherMeans, bias_correct
 from qengine.convert.report import Report, layer_rows, measure
@@ -35,16 +39,16 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     calibration: an array in the ONNX model's layout (NCHW images; a batch or one
     sample), an iterable of arrays or of {input name: array} dicts, or a .npy / .npz path.
     scheme: "int8" (affine; "fixed" is issue 8). calibrate: minmax | percentile |
-    entropy | mse. prune: issue 7. recover: bias correction against the float teacher."""
+    entropy | mse. prune: None or {"sparsity": 0.8, "method": "magnitude" | "importance" |
+    "channel" | "2:4", ...} (qengine/convert/prune.py lists the keys). recover: layer-wise
+    reconstruction (OBS / GPTQ) and bias correction against the float teacher."""
     t0 = time.time()
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
     if scheme == "fixed":
         raise NotImplementedError("scheme='fixed' (power-of-two scales) is not implemented "
                                   "yet: it is issue 8 (fixed-point scheme)")
-    if prune is not None:
-        raise NotImplementedError("prune= is not implemented yet: it is issue 7 (pruning "
-                                  "and teacher-guided recovery)")
+    spec = parse_spec(prune) if prune is not None else None
     if calibrate not in METHODS:
         raise ValueError(f"calibrate={calibrate!r}: choose one of {', '.join(METHODS)}")
     model, output = os.fspath(model), os.fspath(output)
@@ -59,25 +63,42 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     if not batches:
         raise ValueError("calibration data is empty")
     samples = sum(len(next(iter(b.values()))) for b in batches)
+    # the float teacher is `graph`; the student is what gets compressed and written
+    student, info = graph, PruneInfo()
+    if spec is not None:
+        student, info = prune_graph(graph, batches, spec)
     means = TeacherMeans(graph) if recover else None
-    ranges = _calibrate(graph, batches, method=calibrate, percentile=percentile,
-                        batch_size=batch_size, layout="stored", progress=progress,
-                        observe=means.see if recover else None)
-    qg = quantize_graph(graph, ranges)
+    if recover:
+        student = copy.deepcopy(student) if student is graph else student
+        reconstruct(graph, student, batches, info.masks, info.keep,
+                            observe=means.see, progress=progress)
+    ranges = _calibrate(student, batches, method=calibrate, percentile=percentile,
+                        batch_size=batch_size, layout="stored", progress=progress)
+    qg = quantize_graph(student, ranges)
     builder = build_qmodel(qg, scheme)
     kexec = KernelExecutor(builder.header(), builder.constants)
     if recover:
-        bias_correct(graph, qg, builder, kexec, batches, means.means())
-    per, out_sqnr, top1 = measure(graph, kexec, batches)
+        target = {k: v[info.keep[_out(graph, k)]] if _out(graph, k) in info.keep else v
+                  for k, v in means.means().items()}
+        bias_correct(student, qg, builder, kexec, batches, target)
+    per, out_sqnr, top1 = measure(graph, kexec, batches, info.keep)
+    storage = choose_storage(builder)
 
     settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),
                 "samples": samples, "source": os.path.basename(model)}
+    if spec is not None:
+        settings["prune"] = {k: (list(v) if isinstance(v, tuple) else v)
+                             for k, v in spec.items()}
     if calibrate == "percentile":
         settings["percentile"] = percentile
     builder.save(output, producer={"name": "qengine.convert", "version": __version__},
                  settings=settings)
     report = Report(model, output, scheme, calibrate, bool(recover),
-                    layer_rows(qg, table_op, scheme, per), out_sqnr, top1, samples,
+                    layer_rows(qg, table_op, scheme, per, storage), out_sqnr, top1, samples,
                     os.path.getsize(model), os.path.getsize(output))
     report.seconds = time.time() - t0
     return report
+
+
+def _out(graph, name):
+    return next(n.outputs[0] for n in graph.nodes if n.name == name)
