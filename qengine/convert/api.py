@@ -23,7 +23,7 @@ from qengine.convert.lower import lower_for_runtime
 from qengine.convert.onnx_import import import_onnx
 from qengine.convert.prune import PruneInfo, parse_spec, prune_graph
 from qengine.convert.reconstruct import reconstruct
-from qengine.convert.storage import choose_storage
+from qengine.convert.storage import POLICIES, choose_storage
 from qengine.convert.quantize import quantize_graph
 from qengine.convert.recover import TeacherMeans, bias_correct
 from qengine.convert.report import Report, layer_rows, measure
@@ -33,7 +33,7 @@ SCHEMES = ("int8", "fixed")
 
 
 def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune=None,
-            recover=True, percentile=99.99, batch_size=16, progress=None):
+            recover=True, percentile=99.99, batch_size=16, progress=None, storage="auto"):
     """Convert ONNX file `model` to `output` (.qmodel); returns a Report.
 
     calibration: an array in the ONNX model's layout (NCHW images; a batch or one
@@ -41,7 +41,8 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     scheme: "int8" (affine; "fixed" is issue 8). calibrate: minmax | percentile |
     entropy | mse. prune: None or {"sparsity": 0.8, "method": "magnitude" | "importance" |
     "channel" | "2:4", ...} (qengine/convert/prune.py lists the keys). recover: layer-wise
-    reconstruction (OBS / GPTQ) and bias correction against the float teacher."""
+    reconstruction (OBS / GPTQ) and bias correction against the float teacher.
+    storage: "auto" (dense or CSR per layer by the cost model) | "dense" | "sparse"."""
     t0 = time.time()
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
@@ -49,6 +50,8 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
         raise NotImplementedError("scheme='fixed' (power-of-two scales) is not implemented "
                                   "yet: it is issue 8 (fixed-point scheme)")
     spec = parse_spec(prune) if prune is not None else None
+    if storage not in POLICIES:
+        raise ValueError(f"storage={storage!r}: choose one of {', '.join(POLICIES)}")
     if calibrate not in METHODS:
         raise ValueError(f"calibrate={calibrate!r}: choose one of {', '.join(METHODS)}")
     model, output = os.fspath(model), os.fspath(output)
@@ -82,10 +85,10 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
                   for k, v in means.means().items()}
         bias_correct(student, qg, builder, kexec, batches, target)
     per, out_sqnr, top1 = measure(graph, kexec, batches, info.keep)
-    storage = choose_storage(builder)
+    chosen = choose_storage(builder, storage)
 
     settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),
-                "samples": samples, "source": os.path.basename(model)}
+                "samples": samples, "source": os.path.basename(model), "storage": storage}
     if spec is not None:
         settings["prune"] = {k: (list(v) if isinstance(v, tuple) else v)
                              for k, v in spec.items()}
@@ -94,7 +97,7 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     builder.save(output, producer={"name": "qengine.convert", "version": __version__},
                  settings=settings)
     report = Report(model, output, scheme, calibrate, bool(recover),
-                    layer_rows(qg, table_op, scheme, per, storage), out_sqnr, top1, samples,
+                    layer_rows(qg, table_op, scheme, per, chosen), out_sqnr, top1, samples,
                     os.path.getsize(model), os.path.getsize(output))
     report.seconds = time.time() - t0
     return report

@@ -12,6 +12,8 @@ teacher's own input, over the calibration data (a conv as im2col rows):
           = ((X_s - mu_s)^T (Y_t - mu_y) + lam W_0^T)^T (H + lam I)^-1
    with H = (X_s - mu_s)^T (X_s - mu_s) and lam = damp * mean(diag H). Only Gram
    matrices are accumulated (X_s^T X_s, X_s^T X_t, sums): (Y_t - mu_y) = (X_t - mu_t) W_t^T.
+   A pruned layer is refit exactly under its mask, row by row, when that is cheap
+   (EXACT_BUDGET); otherwise step 2 does the pruning too.
 2. Compress W* column by column keeping ||X_s (W - W*)^T||^2 small: the OBS update
    (SparseGPT for a fixed mask, GPTQ for rounding; one pass does both). Column j is
    replaced by q_j = mask_j * round(w_j / s) * s (s = the row's int8 scale), and the error
@@ -31,6 +33,7 @@ from qengine.convert.prune import geometry, weight_layers
 DAMP = 0.01       # lam = DAMP * mean(diag H); raised x10 if Cholesky still fails
 BLOCK = 128
 CHUNK = 1 << 22   # im2col elements per Gram update
+EXACT_BUDGET = 4e9  # flops under which a pruned layer is refit exactly, row by row
 
 
 def im2col(x, node):
@@ -127,6 +130,23 @@ def obs_compress(w, u, mask=None, scale=None, block=BLOCK):
     return q
 
 
+def masked_cost(mask):
+    """Flops of solving every row's masked system exactly (sum of |S|^3 / 3)."""
+    return float(np.sum(mask.sum(axis=1) ** 3)) / 3
+
+
+def masked_refit(hd, rhs, mask):
+    """Row by row, the exact least squares over the row's surviving weights S:
+    (H + lam I)[S, S] w_S = rhs[S, n]. Better than the sequential OBS update (which can
+    only move the columns after a pruned one), and affordable for small S."""
+    w = np.zeros(mask.shape)
+    for n in range(mask.shape[0]):
+        s = np.flatnonzero(mask[n])
+        if s.size:
+            w[n, s] = np.linalg.solve(hd[np.ix_(s, s)], rhs[s, n])
+    return w
+
+
 def _input_columns(node_t, keep_in, k_teacher):
     """Indices of the teacher's im2col columns that the student layer still has (its
     input channels `keep_in`, in every kernel tap)."""
@@ -167,6 +187,8 @@ def refit(node_s, node_t, gram, mask=None, keep_out=None, keep_in=None, damp=DAM
     low = np.linalg.cholesky(hd)
     wstar = np.linalg.solve(low.T, np.linalg.solve(low, rhs)).T
     m2 = None if mask is None else mask.reshape(mask.shape[0], -1).astype(np.float64)
+    if m2 is not None and masked_cost(m2) <= EXACT_BUDGET:
+        wstar = masked_refit(hd, rhs, m2)
     scale = int8_scales(wstar, m2) if quantize else None
     w = obs_compress(wstar, u, m2, scale)
     mu_y = wt @ mu_t + bt
