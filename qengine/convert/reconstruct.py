@@ -33,7 +33,7 @@ from qengine.convert.prune import geometry, weight_layers
 DAMP = 0.01       # lam = DAMP * mean(diag H); raised x10 if Cholesky still fails
 BLOCK = 128
 CHUNK = 1 << 22   # im2col elements per Gram update
-EXACT_BUDGET = 4e9  # flops under which a pruned layer is refit exactly, row by row
+EXACT_BUDGET = 2e10 # flops under which a pruned layer is refit exactly, row by row
 
 
 def im2col(x, node):
@@ -76,20 +76,19 @@ class Gram:
 
 
 def damped_cholesky_inverse(h, damp=DAMP):
-    """(upper Cholesky factor U of (H + lam I)^-1 with (H + lam I)^-1 = U^T U, lam,
-    H + lam I); lam grows until the factorisation succeeds."""
+    """(U, lam): U upper triangular with (H + lam I)^-1 = U^T U; lam grows until H + lam I
+    factorises. One Cholesky and one triangular inverse: factor H + lam I = V V^T with V
+    *upper* (the Cholesky factor of the index-reversed matrix, reversed back), then
+    U = V^-1."""
     k = h.shape[0]
     base = float(np.mean(np.diag(h))) if k else 1.0
     base = base if base > 0 else 1.0
     for _ in range(8):
         lam = damp * base
-        hd = h + lam * np.eye(k)
         try:
-            low = np.linalg.cholesky(hd)
-            inv = np.linalg.inv(low)                       # L^-1
-            hinv = inv.T @ inv                             # (L L^T)^-1
-            u = np.linalg.cholesky(hinv).T
-            return u, lam, hd
+            low = np.linalg.cholesky((h + lam * np.eye(k))[::-1, ::-1])
+            v = low[::-1, ::-1]
+            return np.linalg.inv(v), lam
         except np.linalg.LinAlgError:
             damp *= 10
     raise np.linalg.LinAlgError("reconstruction: the Gram matrix stays singular")
@@ -182,13 +181,12 @@ def refit(node_s, node_t, gram, mask=None, keep_out=None, keep_in=None, damp=DAM
     h = gram.hs - r * np.outer(mu_s, mu_s)
     cross = gram.cross - r * np.outer(mu_s, mu_t)          # (X_s - mu_s)^T (X_t - mu_t)
     w0 = wt[:, cols]
-    u, lam, hd = damped_cholesky_inverse(h, damp)
+    u, lam = damped_cholesky_inverse(h, damp)
     rhs = cross @ wt.T + lam * w0.T                        # [K_s, O]
-    low = np.linalg.cholesky(hd)
-    wstar = np.linalg.solve(low.T, np.linalg.solve(low, rhs)).T
+    wstar = ((u.T @ (u @ rhs))).T                          # (H + lam I)^-1 rhs
     m2 = None if mask is None else mask.reshape(mask.shape[0], -1).astype(np.float64)
     if m2 is not None and masked_cost(m2) <= EXACT_BUDGET:
-        wstar = masked_refit(hd, rhs, m2)
+        wstar = masked_refit(h + lam * np.eye(h.shape[0]), rhs, m2)
     scale = int8_scales(wstar, m2) if quantize else None
     w = obs_compress(wstar, u, m2, scale)
     mu_y = wt @ mu_t + bt
