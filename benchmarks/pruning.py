@@ -1,6 +1,7 @@
 """Pruning and teacher-guided recovery, measured (issue 7's targets; docs/PRUNING.md).
 
-    python -m benchmarks.pruning [--quick] [--skip-zoo] [--reps 15]
+    python -m benchmarks.pruning [--quick] [--skip-zoo] [--skip-digits] [--speed-only]
+                                 [--reps 15]        (QENGINE_ISA=avx2 ... for that ISA)
 
 1. digits MLP and CNN (qengine/data, real data): test accuracy of the int8 .qmodel (run by
    the runtime) for magnitude vs importance pruning at 50/70/80/90%, each without and with
@@ -9,8 +10,8 @@
 2. MobileNetV2 and ResNet-18 (random init, benchmarks/models/cache, built by
    benchmarks/models/build_zoo.py): output SQNR vs the float teacher on held-out random
    inputs, without / with recovery, at each sparsity.
-3. Speed, one process, interleaved medians: MobileNetV2 with its 1x1 layers at 90% vs its
-   dense int8 model; ResNet-18 with 50% of the channels pruned vs dense int8.
+3. Speed, one process, interleaved medians: MobileNetV2 with its 1x1 layers and classifier
+   at 90% vs its dense int8 model; ResNet-18 with 50% of the channels pruned vs dense int8.
 4. File size of the 90%-sparse MobileNetV2 vs the dense int8 file.
 """
 import argparse
@@ -109,11 +110,14 @@ def zoo_tables(tmp, sparsities, calib, evals):
             print(f"{src} missing: python -m benchmarks.models.build_zoo")
             continue
         dense = os.path.join(tmp, f"{name}_dense.qmodel")
+        convert(src, dense, xc, recover=False)
+        plain = heldout_sqnr(src, dense, xe)
         t0 = time.time()
         convert(src, dense, xc, recover=True)
         files[(name, "dense")] = dense
-        print(f"### {name} (magnitude, layers={layers}): int8 dense "
-              f"{heldout_sqnr(src, dense, xe):.2f} dB ({time.time() - t0:.0f} s)\n")
+        print(f"### {name} (magnitude, layers={layers}): int8 dense {plain:.2f} dB without "
+              f"recovery, {heldout_sqnr(src, dense, xe):.2f} dB with "
+              f"({time.time() - t0:.0f} s)\n")
         print("| sparsity | no recovery | recovery | conversion s (recovery) |")
         print("|---|---|---|---|")
         for s in sparsities:
@@ -144,33 +148,39 @@ def interleaved(paths, reps, x):
 
 
 def speed_and_size(tmp, files, reps, calib):
+    """MobileNetV2: every 1x1 layer and the classifier 90% sparse (`sensitive: prune`),
+    storage auto and all-CSR, vs dense int8; ResNet-18 with 50% channels vs dense int8."""
     print(f"## speed (1 thread, {reps} interleaved runs, median ms) and size\n")
     x = np.random.default_rng(2).standard_normal((1, 224, 224, 3)).astype(np.float32)
     xc = zoo_inputs(calib, 0)
     mb = os.path.join(CACHE, "mobilenet_v2.onnx")
-    if ("mobilenet_v2", "dense") in files:
-        sparse = files.get(("mobilenet_v2", 0.9, True))
-        if sparse is None:
-            sparse = os.path.join(tmp, "mb_90.qmodel")
-            convert(mb, sparse, xc, prune={"sparsity": 0.9, "method": "magnitude",
-                                           "layers": "pointwise"})
-        small = os.path.join(tmp, "mb_90_sparse.qmodel")
-        convert(mb, small, xc, prune={"sparsity": 0.9, "method": "magnitude",
-                                      "layers": "pointwise"}, storage="sparse")
-        dense = files[("mobilenet_v2", "dense")]
-        td, ta, ts = interleaved([dense, sparse, small], reps, x)
-        print(f"MobileNetV2, 1x1 layers 90% sparse: dense int8 {td:.2f} ms; storage auto "
-              f"{ta:.2f} ms ({td / ta:.2f}x); storage sparse (all CSR) {ts:.2f} ms "
-              f"({td / ts:.2f}x)")
-        sd, sa, ss = (os.path.getsize(p) for p in (dense, sparse, small))
+    spec = {"sparsity": 0.9, "method": "magnitude", "layers": "pointwise",
+            "sensitive": "prune"}
+    if os.path.exists(mb):
+        dense = files.get(("mobilenet_v2", "dense"))
+        if dense is None:
+            dense = os.path.join(tmp, "mb_dense.qmodel")
+            convert(mb, dense, xc)
+        auto, small = (os.path.join(tmp, f"mb_90_{s}.qmodel") for s in ("auto", "sparse"))
+        ra = convert(mb, auto, xc, prune=spec)
+        convert(mb, small, xc, prune=spec, storage="sparse")
+        n_csr = sum(r.storage != "dense" for r in ra.layers)
+        td, ta, ts = interleaved([dense, auto, small], reps, x)
+        print(f"MobileNetV2, 1x1 layers + classifier 90% sparse: dense int8 {td:.2f} ms; "
+              f"storage auto ({n_csr} layers sparse) {ta:.2f} ms ({td / ta:.2f}x); "
+              f"storage sparse (all CSR) {ts:.2f} ms ({td / ts:.2f}x)")
+        sd, sa, ss = (os.path.getsize(p) for p in (dense, auto, small))
         print(f"MobileNetV2 file: dense int8 {sd / 1e6:.2f} MB; 90% storage auto "
               f"{sa / 1e6:.2f} MB ({100 * sa / sd:.0f}%); storage sparse {ss / 1e6:.2f} MB "
               f"({100 * ss / sd:.0f}%)")
     rn = os.path.join(CACHE, "resnet18.onnx")
-    if ("resnet18", "dense") in files:
+    if os.path.exists(rn):
+        dense = files.get(("resnet18", "dense"))
+        if dense is None:
+            dense = os.path.join(tmp, "rn_dense.qmodel")
+            convert(rn, dense, xc)
         ch = os.path.join(tmp, "rn_channel.qmodel")
         convert(rn, ch, xc, prune={"sparsity": 0.5, "method": "channel"})
-        dense = files[("resnet18", "dense")]
         td, tc = interleaved([dense, ch], reps, x)
         print(f"ResNet-18, 50% channels pruned: dense int8 {td:.2f} ms, pruned {tc:.2f} ms "
               f"({td / tc:.2f}x); held-out SQNR {heldout_sqnr(rn, ch, zoo_inputs(4, 1)):.2f} dB")
@@ -182,10 +192,13 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer sparsities and inputs")
     p.add_argument("--skip-zoo", action="store_true")
     p.add_argument("--skip-digits", action="store_true")
+    p.add_argument("--speed-only", action="store_true", help="only the speed and size part")
     p.add_argument("--reps", type=int, default=15)
     args = p.parse_args(argv)
     print(f"ISA {qengine.kernels.isa()['selected']}\n")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.speed_only:
+            return speed_and_size(tmp, {}, args.reps, 4)
         if not args.skip_digits:
             digits_table(tmp, (0.5, 0.8) if args.quick else (0.5, 0.7, 0.8, 0.9))
         if not args.skip_zoo:

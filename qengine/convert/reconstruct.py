@@ -33,7 +33,7 @@ from qengine.convert.prune import geometry, weight_layers
 DAMP = 0.01       # lam = DAMP * mean(diag H); raised x10 if Cholesky still fails
 BLOCK = 128
 CHUNK = 1 << 22   # im2col elements per Gram update
-EXACT_BUDGET = 2e10 # flops under which a pruned layer is refit exactly, row by row
+EXACT_BUDGET = 4e9  # flops under which a pruned layer is refit exactly, row by row
 
 
 def im2col(x, node):
