@@ -13,7 +13,8 @@ teacher's own input, over the calibration data (a conv as im2col rows):
    with H = (X_s - mu_s)^T (X_s - mu_s) and lam = damp * mean(diag H). Only Gram
    matrices are accumulated (X_s^T X_s, X_s^T X_t, sums): (Y_t - mu_y) = (X_t - mu_t) W_t^T.
    A pruned layer is refit exactly under its mask, row by row, when that is cheap
-   (EXACT_BUDGET); otherwise step 2 does the pruning too.
+   (EXACT_BUDGET), else approximately by CG_ITERS conjugate-gradient steps on all rows at
+   once (CG_BUDGET); otherwise step 2 does the pruning too.
 2. Compress W* column by column keeping ||X_s (W - W*)^T||^2 small: the OBS update
    (SparseGPT for a fixed mask, GPTQ for rounding; one pass does both). Column j is
    replaced by q_j = mask_j * round(w_j / s) * s (s = the row's int8 scale), and the error
@@ -34,6 +35,8 @@ DAMP = 0.01       # lam = DAMP * mean(diag H); raised x10 if Cholesky still fail
 BLOCK = 128
 CHUNK = 1 << 22   # im2col elements per Gram update
 EXACT_BUDGET = 4e9  # flops under which a pruned layer is refit exactly, row by row
+CG_ITERS = 25       # else by this many conjugate-gradient steps on all rows at once
+CG_BUDGET = 4e10    # ... when they cost less than this; else the OBS update alone
 
 
 def im2col(x, node):
@@ -146,6 +149,32 @@ def masked_refit(hd, rhs, mask):
     return w
 
 
+def masked_cg(hd, rhs, mask, w0, iters=None):
+    """The same solution as masked_refit, by conjugate gradients run on every row at once
+    (each row's system restricted to its mask; Jacobi preconditioner), from w0. One
+    iteration costs one [O, K] x [K, K] product."""
+    iters = iters or CG_ITERS
+    b = rhs.T * mask
+    x = w0 * mask
+    d = np.diag(hd)[None, :]
+    r = b - (x @ hd) * mask
+    z = r / d
+    p = z.copy()
+    rz = np.sum(r * z, axis=1)
+    for _ in range(iters):
+        ap = (p @ hd) * mask
+        den = np.sum(p * ap, axis=1)
+        alpha = np.where(den > 0, rz / np.where(den > 0, den, 1), 0.0)
+        x += alpha[:, None] * p
+        r -= alpha[:, None] * ap
+        z = r / d
+        rz_new = np.sum(r * z, axis=1)
+        beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1), 0.0)
+        p = z + beta[:, None] * p
+        rz = rz_new
+    return x
+
+
 def _input_columns(node_t, keep_in, k_teacher):
     """Indices of the teacher's im2col columns that the student layer still has (its
     input channels `keep_in`, in every kernel tap)."""
@@ -187,6 +216,8 @@ def refit(node_s, node_t, gram, mask=None, keep_out=None, keep_in=None, damp=DAM
     m2 = None if mask is None else mask.reshape(mask.shape[0], -1).astype(np.float64)
     if m2 is not None and masked_cost(m2) <= EXACT_BUDGET:
         wstar = masked_refit(h + lam * np.eye(h.shape[0]), rhs, m2)
+    elif m2 is not None and m2.shape[0] * m2.shape[1] ** 2 * CG_ITERS <= CG_BUDGET:
+        wstar = masked_cg(h + lam * np.eye(h.shape[0]), rhs, m2, wstar)
     scale = int8_scales(wstar, m2) if quantize else None
     w = obs_compress(wstar, u, m2, scale)
     mu_y = wt @ mu_t + bt
