@@ -10,7 +10,8 @@ teacher's own input, over the calibration data (a conv as im2col rows):
 1. Refit, regularised toward the teacher's weights W_0 (its kept rows and columns):
        W* = argmin ||X_s W^T + b - Y_t||^2 + lam ||W - W_0||^2
           = ((X_s - mu_s)^T (Y_t - mu_y) + lam W_0^T)^T (H + lam I)^-1
-   with H = (X_s - mu_s)^T (X_s - mu_s) and lam = damp * mean(diag H). Only Gram
+   with H = (X_s - mu_s)^T (X_s - mu_s) and lam = damp * mean(diag H) * max(1, K / rows)
+   (with fewer calibration rows than inputs, the teacher's weights weigh more). Only Gram
    matrices are accumulated (X_s^T X_s, X_s^T X_t, sums): (Y_t - mu_y) = (X_t - mu_t) W_t^T.
    A pruned layer is refit exactly under its mask, row by row, when that is cheap
    (EXACT_BUDGET), else approximately by CG_ITERS conjugate-gradient steps on all rows at
@@ -210,7 +211,8 @@ def refit(node_s, node_t, gram, mask=None, keep_out=None, keep_in=None, damp=DAM
     h = gram.hs - r * np.outer(mu_s, mu_s)
     cross = gram.cross - r * np.outer(mu_s, mu_t)          # (X_s - mu_s)^T (X_t - mu_t)
     w0 = wt[:, cols]
-    u, lam = damped_cholesky_inverse(h, damp)
+    # fewer calibration rows than weights per row: trust the teacher's weights more
+    u, lam = damped_cholesky_inverse(h, damp * max(1.0, h.shape[0] / r))
     rhs = cross @ wt.T + lam * w0.T                        # [K_s, O]
     wstar = ((u.T @ (u @ rhs))).T                          # (H + lam I)^-1 rhs
     m2 = None if mask is None else mask.reshape(mask.shape[0], -1).astype(np.float64)
