@@ -33,6 +33,11 @@ def conv_scratch_size(PackedConv2d pc, size_t n, size_t h, size_t w, int num_thr
     return qe_conv2d_scratch_size(&pc.conv, n, h, w, num_threads)
 
 
+def spmm_scratch_size(PackedSpmm sp, size_t m):
+    cdef uint8_t[::1] buf = sp.packed
+    return qe_spmm_scratch_size(&buf[0], m)
+
+
 def concat_scratch_size(size_t n_inputs):
     return qe_concat_scratch_size(n_inputs)
 
@@ -131,6 +136,18 @@ cdef class Plan:
         p.conv = pc.conv
         p.packed = &buf[0]
         p.n, p.h, p.w = n, h, w
+        p.in_, p.out = in_off, out_off
+        p.zo, p.qmin, p.qmax = zo, qmin, qmax
+
+    def set_spmm(self, size_t i, PackedSpmm sp, size_t m, size_t in_off, size_t out_off,
+                 int zo, int qmin, int qmax):
+        """FullyConnected or 1x1 Conv2D with sparse weights: A [m, K] -> C [m, N]."""
+        cdef qe_spmm_op* p = <qe_spmm_op*>self._record(i, sizeof(qe_spmm_op), qe_step_spmm,
+                                                       sp.kernel_name, sp)
+        cdef uint8_t[::1] buf = sp.packed
+        p.kernel = sp.kernel
+        p.packed = &buf[0]
+        p.m, p.n, p.k = m, sp.n, sp.k
         p.in_, p.out = in_off, out_off
         p.zo, p.qmin, p.qmax = zo, qmin, qmax
 

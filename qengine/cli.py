@@ -97,11 +97,19 @@ def _cmd_convert(args):
     from qengine.convert import convert
     from qengine.errors import UnsupportedOpError
 
+    prune = None
+    if args.prune_sparsity is not None or args.prune_method is not None:
+        prune = {"sparsity": 0.5 if args.prune_sparsity is None else args.prune_sparsity,
+                 "method": args.prune_method or "magnitude"}
+        if args.prune_scope:
+            prune["scope"] = args.prune_scope
+        if args.prune_layers:
+            prune["layers"] = args.prune_layers
     try:
         report = convert(args.model, args.output, calibration=args.calib,
-                         calibrate=args.calibrate, recover=not args.no_recover,
-                         percentile=args.percentile, scheme=args.scheme,
-                         int16_layers=_int16_layers(args.int16_layers),
+                         calibrate=args.calibrate, recover=args.recover,
+                         percentile=args.percentile, prune=prune, storage=args.storage,
+                         scheme=args.scheme, int16_layers=_int16_layers(args.int16_layers),
                          target_sqnr=args.target_sqnr)
     except (UnsupportedOpError, NotImplementedError, ValueError, OSError) as exc:
         print(f"qengine convert: {exc}", file=sys.stderr)
@@ -131,7 +139,23 @@ def build_parser():
     conv.add_argument("--calibrate", default="minmax",
                       choices=["minmax", "percentile", "entropy", "mse"])
     conv.add_argument("--percentile", type=float, default=99.99)
-    conv.add_argument("--no-recover", action="store_true", help="skip bias correction")
+    conv.add_argument("--recover", dest="recover", action="store_true", default=True,
+                      help="layer-wise reconstruction and bias correction against the "
+                           "float model (default)")
+    conv.add_argument("--no-recover", dest="recover", action="store_false",
+                      help="skip every recovery step")
+    conv.add_argument("--prune-sparsity", type=float, default=None,
+                      help="fraction of weights (or channels) to remove, e.g. 0.8")
+    conv.add_argument("--prune-method", choices=["magnitude", "importance", "channel", "2:4"],
+                      default=None, help="default magnitude")
+    conv.add_argument("--prune-scope", choices=["layer", "global"], default=None,
+                      help="magnitude: one threshold per layer (default) or for all")
+    conv.add_argument("--prune-layers", choices=["all", "pointwise"], default=None,
+                      help="prune every conv/dense layer (default) or only those that can "
+                           "be stored sparse (1x1 convs, dense)")
+    conv.add_argument("--storage", choices=["auto", "dense", "sparse"], default="auto",
+                      help="per layer weight storage: cost model (default), always dense, "
+                           "or CSR wherever smaller")
     conv.add_argument("--scheme", default="int8", choices=["int8", "fixed"],
                       help="int8: affine; fixed: power-of-two scales (Q-formats), shifts")
     conv.add_argument("--int16-layers", default=None,

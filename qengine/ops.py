@@ -95,12 +95,52 @@ def _rank(node, info, lo, hi=None):
         _fail(node, f"value {info.name!r} must have rank {want}, got shape {list(info.shape)}")
 
 
-def _dense_only(node):
+STORAGES = ("dense", "csr")
+SPARSE_ROLES = ("weight_indptr", "weight_indices", "weight_values")
+
+
+def _storage(node):
     storage = node.attrs.get("storage", "dense")
-    if storage == "csr":
-        _fail(node, "storage 'csr' is not supported by this build of the runtime yet")
-    if storage != "dense":
-        _fail(node, f"attribute 'storage' must be 'dense' or 'csr', got {storage!r}")
+    if storage not in STORAGES:
+        _fail(node, f"attribute 'storage' must be one of {list(STORAGES)}, got {storage!r}")
+    return storage
+
+
+def _check_csr(node, k):
+    """The CSR weights of a `storage: "csr"` node over K = k input channels, checked with
+    the kernels' own validation (qengine._kernels_sparse): indptr int32 [N+1] from 0,
+    non-decreasing, ending at nnz; indices uint16 (K < 65536) / int32 in [0, K), strictly
+    increasing within a row; values int8 in [-127, 127]. Returns N."""
+    from qengine import _kernels_sparse as S
+    if "weight" in node.constants:
+        _fail(node, "storage 'csr' takes weight_indptr/weight_indices/weight_values, not "
+                    "a dense 'weight'")
+    for role in SPARSE_ROLES:
+        if role not in node.constants:
+            _fail(node, f"storage 'csr' needs a constant {role!r}")
+    need_attr_int(node, "k", k, k)   # the dense width, stated in the file for readers
+    need_attr_int(node, "block", 1, 4, 1)
+    if node.attrs.get("block", 1) not in S.SPMM_BLOCKS:
+        _fail(node, f"attribute 'block' must be one of {list(S.SPMM_BLOCKS)}")
+    c = node.constants
+    ptr = c["weight_indptr"]
+    if ptr.ndim != 1 or ptr.shape[0] < 1:
+        _fail(node, f"constant 'weight_indptr' must be 1-D of length N + 1, got shape "
+                    f"{list(ptr.shape)}")
+    try:
+        idx = S._index_array("weight_indices", c["weight_indices"], k)
+        S._check_structure("weight_indptr", ptr, "weight_indices", idx, ptr.shape[0] - 1, k)
+        S._weights("weight_values", c["weight_values"], idx.shape)
+    except ValueError as exc:
+        _fail(node, str(exc))
+    return ptr.shape[0] - 1
+
+
+def _pack_csr(node, k):
+    from qengine import _kernels_sparse as S
+    c = node.constants
+    return S.pack_spmm(c["weight_indptr"], c["weight_indices"], c["weight_values"], k,
+                       c["bias"], c["m0"], c["sh"], block=node.attrs.get("block", 1))
 
 
 class _Op:
@@ -118,7 +158,15 @@ class FullyConnected(_Op):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
         wide = _wide(node, ins, outs, out8_ok=True)
-        _dense_only(node)
+        if _storage(node) == "csr":
+            if wide:
+                _fail(node, "storage 'csr' is for int8 activations only")
+            _rank(node, x, 2)
+            n = _check_csr(node, x.shape[1])
+            _requant_consts(node, n)
+            need_shape(node, y, (x.shape[0], n))
+            node.params = (False,) + _clamp(node)
+            return
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 2 or len(x.shape) != 2 or w.shape[1] != x.shape[1]:
             raise ModelFormatError(f"node {node.name!r}: FullyConnected needs x [B, K] and "
@@ -131,6 +179,8 @@ class FullyConnected(_Op):
 
     def prepare(self, node, ins, outs):
         c = node.constants
+        if node.attrs.get("storage") == "csr":
+            return _pack_csr(node, ins[0].shape[1])
         if node.params[0]:
             from qengine._kernels_qs16 import pack_gemm16
             return pack_gemm16(c["weight"], c["bias"], c["m0"], c["sh"])
@@ -140,10 +190,16 @@ class FullyConnected(_Op):
     def scratch(self, prep, ins, outs, num_threads):
         if isinstance(prep, _native.PackedGemm16):
             return _native.fc16_scratch_size(prep, ins[0].shape[0])
+        if isinstance(prep, _native.PackedSpmm):
+            return _native.spmm_scratch_size(prep, ins[0].shape[0])
         return prep.scratch_size(ins[0].shape[0])
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         wide, qmin, qmax = node.params
+        if isinstance(prep, _native.PackedSpmm):
+            plan.set_spmm(i, prep, ins[0].shape[0], offsets[node.inputs[0]],
+                          offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
+            return
         if wide:
             _native.plan_set_fc16(plan, i, prep, ins[0].shape[0], offsets[node.inputs[0]],
                                   offsets[node.outputs[0]], outs[0].dtype == "int8",
@@ -166,8 +222,12 @@ class Conv2D(_Op):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
         wide = _wide(node, ins, outs, out8_ok=True)
-        _dense_only(node)
+        if wide and _storage(node) == "csr":
+            _fail(node, "storage 'csr' is for int8 activations only")
         _rank(node, x, 4)
+        if _storage(node) == "csr":
+            self._check_sparse(node, x, y)
+            return
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 4 or min(w.shape) < 1:
             _fail(node, f"weight must be OHWI [O, kh, kw, C/groups] with every size >= 1, "
@@ -195,8 +255,26 @@ class Conv2D(_Op):
         node.params = (groups, tuple(stride), tuple(dilation), tuple(pad), wide) + \
             _clamp(node, y.dtype)
 
+    def _check_sparse(self, node, x, y):
+        """A sparse conv is 1x1, stride 1, unpadded, groups 1: a matmul over positions."""
+        for attr, want in (("stride", [1, 1]), ("dilation", [1, 1]),
+                           ("padding", [0, 0, 0, 0]), ("groups", 1)):
+            if node.attrs.get(attr, want) != want:
+                _fail(node, f"storage 'csr' is only for 1x1 convolutions with stride 1, "
+                            f"no padding, dilation 1 and groups 1; got {attr} "
+                            f"{node.attrs[attr]!r}")
+        b, h, w, c = x.shape
+        if h < 1 or w < 1:
+            _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
+        n = _check_csr(node, c)
+        _requant_consts(node, n)
+        need_shape(node, y, (b, h, w, n))
+        node.params = ("csr",) + _clamp(node)
+
     def prepare(self, node, ins, outs):
         from qengine._kernels_conv import pack_conv2d
+        if node.params[0] == "csr":
+            return _pack_csr(node, ins[0].shape[3])
         from qengine._kernels_qs16 import pack_conv2d16
         groups, stride, dilation, pad, wide, _, _ = node.params
         c = node.constants
@@ -208,11 +286,17 @@ class Conv2D(_Op):
         b, h, w, _ = ins[0].shape
         if isinstance(prep, _native.PackedConv2d16):
             return _native.conv16_scratch_size(prep, b, h, w, num_threads)
+        if isinstance(prep, _native.PackedSpmm):
+            return _native.spmm_scratch_size(prep, b * h * w)
         return _native.conv_scratch_size(prep, b, h, w, num_threads)
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         b, h, w, _ = ins[0].shape
         qmin, qmax = node.params[-2:]
+        if isinstance(prep, _native.PackedSpmm):
+            plan.set_spmm(i, prep, b * h * w, offsets[node.inputs[0]],
+                          offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
+            return
         if node.params[4]:
             _native.plan_set_conv16(plan, i, prep, b, h, w, offsets[node.inputs[0]],
                                     offsets[node.outputs[0]], outs[0].dtype == "int8",

@@ -256,8 +256,10 @@ def test_not_yet_implemented_and_bad_arguments(tmp_path):
     x = rand(4, 12)
     with pytest.raises(ValueError, match="scheme"):
         convert(src, tmp_path / "m.qmodel", x, scheme="int4")
-    with pytest.raises(NotImplementedError, match="issue 7"):
-        convert(src, tmp_path / "m.qmodel", x, prune={"sparsity": 0.5})
+    with pytest.raises(ValueError, match="prune method"):
+        convert(src, tmp_path / "m.qmodel", x, prune={"sparsity": 0.5, "method": "random"})
+    with pytest.raises(ValueError, match="sparsity"):
+        convert(src, tmp_path / "m.qmodel", x, prune={"sparsity": 1.5})
     with pytest.raises(ValueError, match="calibrate"):
         convert(src, tmp_path / "m.qmodel", x, calibrate="best")
     with pytest.raises(ValueError, match="output"):

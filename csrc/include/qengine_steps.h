@@ -14,6 +14,7 @@
 #include "qengine_conv.h"
 #include "qengine_ops.h"
 #include "qengine_runtime.h"
+#include "qengine_sparse.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,16 @@ typedef struct {
   int32_t zo, qmin, qmax;
 } qe_conv_op;
 void qe_step_conv2d(const void* op, uint8_t* arena, void* scratch, int num_threads);
+
+/* FullyConnected / 1x1 Conv2D with sparse weights (storage "csr"): A [m, k] -> C [m, n]. */
+typedef struct {
+  const qe_spmm_kernel* kernel;
+  const void* packed;   /* qe_spmm_pack output */
+  size_t m, n, k;
+  size_t in, out;       /* arena byte offsets */
+  int32_t zo, qmin, qmax;
+} qe_spmm_op;
+void qe_step_spmm(const void* op, uint8_t* arena, void* scratch, int num_threads);
 
 typedef struct {
   qe_pool_geometry g;

@@ -10,6 +10,7 @@ teacher -> int8 IR -> .qmodel graph -> bias correction (recover=True) -> report 
 with the kernels -> the file, written last and atomically, so a failure leaves nothing at
 `output`. The ONNX file is only read.
 """
+import copy
 import os
 import time
 
@@ -21,6 +22,9 @@ from qengine.convert.kexec import KernelExecutor
 from qengine.convert.lower import lower_for_runtime
 from qengine.convert.mixed import annotate, int8_input_targets, quantize_wide
 from qengine.convert.onnx_import import import_onnx
+from qengine.convert.prune import PruneInfo, parse_spec, prune_graph
+from qengine.convert.reconstruct import reconstruct
+from qengine.convert.storage import POLICIES, choose_storage
 from qengine.convert.quantize import quantize_graph
 from qengine.convert.recover import TeacherMeans, bias_correct
 from qengine.convert.report import Report, layer_rows, measure
@@ -30,23 +34,30 @@ SCHEMES = ("int8", "fixed")
 
 
 def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune=None,
-            recover=True, percentile=99.99, batch_size=16, progress=None,
+            recover=True, percentile=99.99, batch_size=16, progress=None, storage="auto",
             int16_layers=None, target_sqnr=None):
     """Convert ONNX file `model` to `output` (.qmodel); returns a Report.
 
     calibration: an array in the ONNX model's layout (NCHW images; a batch or one
     sample), an iterable of arrays or of {input name: array} dicts, or a .npy / .npz path.
     scheme: "int8" (affine) or "fixed" (power-of-two scales, zero points 0, shifts;
-    convert/fixed.py). calibrate: minmax | percentile | entropy | mse. prune: issue 7.
-    recover: bias correction against the float teacher. int16_layers: None, "auto" (the
-    most sensitive layers in int16 until target_sqnr dB, convert/mixed.py), "all", or a
-    list of layer names whose activations are stored as int16."""
+    convert/fixed.py). calibrate: minmax | percentile | entropy | mse. prune: None or
+    {"sparsity": 0.8, "method": "magnitude" | "importance" | "channel" | "2:4", ...}
+    (qengine/convert/prune.py lists the keys). recover: layer-wise reconstruction (OBS /
+    GPTQ) and bias correction against the float teacher. storage: "auto" (dense or CSR per
+    layer by the cost model) | "dense" | "sparse". int16_layers: None, "auto" (the most
+    sensitive layers in int16 until target_sqnr dB, convert/mixed.py), "all", or a list of
+    layer names whose activations are stored as int16."""
     t0 = time.time()
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r}: choose one of {', '.join(SCHEMES)}")
-    if prune is not None:
-        raise NotImplementedError("prune= is not implemented yet: it is issue 7 (pruning "
-                                  "and teacher-guided recovery)")
+    spec = parse_spec(prune) if prune is not None else None
+    wide = scheme == "fixed" or int16_layers is not None
+    if spec is not None and wide:
+        raise ValueError("prune= works with scheme='int8' and int8 activations; pruning a "
+                         "fixed-point or int16 model is not supported yet")
+    if storage not in POLICIES:
+        raise ValueError(f"storage={storage!r}: choose one of {', '.join(POLICIES)}")
     if calibrate not in METHODS:
         raise ValueError(f"calibrate={calibrate!r}: choose one of {', '.join(METHODS)}")
     model, output = os.fspath(model), os.fspath(output)
@@ -61,35 +72,51 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     if not batches:
         raise ValueError("calibration data is empty")
     samples = sum(len(next(iter(b.values()))) for b in batches)
+    # the float teacher is `graph`; the student is what gets compressed and written
+    student, info = graph, PruneInfo()
+    if spec is not None:
+        student, info = prune_graph(graph, batches, spec)
     means = TeacherMeans(graph) if recover else None
-    ranges = _calibrate(graph, batches, method=calibrate, percentile=percentile,
-                        batch_size=batch_size, layout="stored", progress=progress,
-                        observe=means.see if recover else None)
-    wide = scheme == "fixed" or int16_layers is not None
+    if recover:
+        student = copy.deepcopy(student) if student is graph else student
+        reconstruct(graph, student, batches, info.masks, info.keep,
+                    observe=means.see, progress=progress)
+    ranges = _calibrate(student, batches, method=calibrate, percentile=percentile,
+                        batch_size=batch_size, layout="stored", progress=progress)
     if wide:  # power-of-two scales and/or int16 activations
-        qg, builder, kexec, wide_info = quantize_wide(graph, batches, ranges, scheme,
+        qg, builder, kexec, wide_info = quantize_wide(student, batches, ranges, scheme,
                                                       int16_layers, target_sqnr)
     else:
-        qg = quantize_graph(graph, ranges)
+        qg = quantize_graph(student, ranges)
         builder = build_qmodel(qg, scheme)
         kexec = KernelExecutor(builder.header(), builder.constants)
     if recover:
-        bias_correct(graph, qg, builder, kexec, batches,
-                     int8_input_targets(qg, means.means()) if wide else means.means())
-    per, out_sqnr, top1 = measure(graph, kexec, batches)
+        target = {k: v[info.keep[_out(graph, k)]] if _out(graph, k) in info.keep else v
+                  for k, v in means.means().items()}
+        bias_correct(student, qg, builder, kexec, batches,
+                     int8_input_targets(qg, target) if wide else target)
+    per, out_sqnr, top1 = measure(graph, kexec, batches, info.keep)
+    chosen = choose_storage(builder, storage)
 
     settings = {"scheme": scheme, "calibrate": calibrate, "recover": bool(recover),
-                "samples": samples, "source": os.path.basename(model)}
+                "samples": samples, "source": os.path.basename(model), "storage": storage}
     if int16_layers is not None:
         settings["int16_layers"] = wide_info["layers"]
+    if spec is not None:
+        settings["prune"] = {k: (list(v) if isinstance(v, tuple) else v)
+                             for k, v in spec.items()}
     if calibrate == "percentile":
         settings["percentile"] = percentile
     builder.save(output, producer={"name": "qengine.convert", "version": __version__},
                  settings=settings)
     report = Report(model, output, builder.scheme, calibrate, bool(recover),
-                    layer_rows(qg, table_op, scheme, per), out_sqnr, top1, samples,
+                    layer_rows(qg, table_op, scheme, per, chosen), out_sqnr, top1, samples,
                     os.path.getsize(model), os.path.getsize(output))
     if wide:
         annotate(report, qg, wide_info)
     report.seconds = time.time() - t0
     return report
+
+
+def _out(graph, name):
+    return next(n.outputs[0] for n in graph.nodes if n.name == name)

@@ -45,9 +45,10 @@ def _affine_node(node, x, shape, w, b):
     if len(shape) == 4:
         return Node("conv2d", node.name, [x], list(node.outputs),
                     {"strides": (1, 1), "pads": (0, 0, 0, 0), "dilations": (1, 1),
-                     "groups": c, "act": node.attrs.get("act")},
+                     "groups": c, "act": node.attrs.get("act"), "affine": True},
                     {"weight": w.reshape(c, 1, 1, 1).copy(), "bias": b})
-    return Node("dense", node.name, [x], list(node.outputs), {"act": node.attrs.get("act")},
+    return Node("dense", node.name, [x], list(node.outputs),
+                {"act": node.attrs.get("act"), "affine": True},
                 {"weight": np.diag(w).astype(np.float32), "bias": b})
 
 

@@ -116,12 +116,15 @@ def choose_qparams(lo, hi):
     return scale, zp
 
 
-def quantize_weights(w):
+def quantize_weights(w, scale=None):
     """Per-output-channel (axis 0) symmetric int8 in [-127, 127]: (q, scale [O]).
-    An all-zero channel gets scale 0 (the caller picks a harmless one)."""
+    An all-zero channel gets scale 0 (the caller picks a harmless one). `scale`, if
+    given, is used instead of max |w| / 127 (weights already rounded to that grid by
+    reconstruct.py come back exactly)."""
     w = np.asarray(w, np.float64)
-    amax = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
-    scale = amax / 127.0
+    if scale is None:
+        scale = np.abs(w.reshape(w.shape[0], -1)).max(axis=1) / 127.0
+    scale = np.asarray(scale, np.float64)
     safe = np.where(scale > 0, scale, 1.0).reshape((-1,) + (1,) * (w.ndim - 1))
     q = np.clip(np.round(w / safe), -127, 127).astype(np.int8)
     return q, scale
@@ -249,7 +252,7 @@ def quantize_graph(graph, ranges):
         if n.op in ("conv2d", "dense"):
             s_in, z_in = ins[0].scale, ins[0].zero_point
             check_accumulator(int(np.prod(n.params["weight"].shape[1:])), where)
-            wq, s_w = quantize_weights(n.params["weight"])
+            wq, s_w = quantize_weights(n.params["weight"], n.params.get("w_scale"))
             # Channels with (near-)zero weights would get a multiplier too small for
             # sh <= 62 and a huge bias; their weights contribute < 2^-20 output steps
             # each, so a larger scale costs nothing (all-zero channel: M = 1).

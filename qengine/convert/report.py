@@ -24,7 +24,8 @@ class LayerReport:
     weight_scale: Optional[List[float]] = None   # [min, max] over channels
     params: int = 0                 # weights + biases
     sparsity: float = 0.0           # fraction of int8 weights that are 0
-    storage: str = "dense"
+    storage: str = "dense"         # dense | csr | csr4x1 (CSR run as 4x1 blocks)
+    weight_bytes: int = 0           # the stored weight arrays (dense or sparse)
     sqnr_db: float = float("nan")   # layer output (dequantized) vs the float teacher
     dtype: str = "int8"             # the output's storage type (int16: mixed precision)
     qformat: str = ""               # "Qm.f" of a power-of-two output scale (fixed scheme)
@@ -63,14 +64,15 @@ class Report:
     def __str__(self):
         wide = any(r.qformat or r.dtype != "int8" for r in self.layers)
         head = f"{'layer':<28} {'op':<15} {'in scale':>9} {'out scale':>9} " \
-               f"{'w scale (min..max)':>19} {'params':>8} {'sparse':>6} {'SQNR dB':>8}" + \
-               (f" {'out':>5} {'Q-format':>8}" if wide else "")
+               f"{'w scale (min..max)':>19} {'params':>8} {'sparse':>6} {'storage':>7} " \
+               f"{'bytes':>8} {'SQNR dB':>8}" + (f" {'out':>5} {'Q-format':>8}" if wide else "")
         lines = [head, "-" * len(head)]
         for r in self.layers:
             ws = "" if r.weight_scale is None else f"{r.weight_scale[0]:.2e}..{r.weight_scale[1]:.2e}"
             lines.append(f"{r.name[:28]:<28} {r.op:<15} {r.input_scale:9.3g} "
                          f"{r.output_scale:9.3g} {ws:>19} {r.params:8d} "
-                         f"{r.sparsity * 100:5.1f}% {_db(r.sqnr_db):>8}" +
+                         f"{r.sparsity * 100:5.1f}% {r.storage:>7} {r.weight_bytes:8d} "
+                         f"{_db(r.sqnr_db):>8}" +
                          (f" {r.dtype:>5} {r.qformat:>8}" if wide else ""))
         lines.append("-" * len(head))
         top1 = "n/a" if self.top1_agreement is None or math.isnan(self.top1_agreement) \
@@ -97,9 +99,11 @@ def sqnr(sig, err):
     return float(10 * np.log10(max(sig, 1e-30) / err))
 
 
-def measure(graph, kexec, batches):
+def measure(graph, kexec, batches, keep=None):
     """Per-tensor SQNR (dB) of the quantized model (kernel executor) vs the float teacher
-    over `batches`, the output SQNR, and top-1 agreement (None without a class axis)."""
+    over `batches`, the output SQNR, and top-1 agreement (None without a class axis).
+    keep: {tensor: channel indices} of tensors channel pruning made narrower."""
+    keep = keep or {}
     sig, err = {}, {}
     agree, total = 0, 0
     teacher = FloatExecutor(graph)
@@ -110,6 +114,7 @@ def measure(graph, kexec, batches):
             if name not in got or name in feed:
                 return
             deq = kexec.dequantize(name, got[name]).astype(np.float64)
+            ref = ref[..., keep[name]] if name in keep else ref
             r = ref.astype(np.float64).reshape(deq.shape)
             sig[name] = sig.get(name, 0.0) + float(np.sum(r * r))
             err[name] = err.get(name, 0.0) + float(np.sum((r - deq) ** 2))
@@ -127,8 +132,9 @@ def measure(graph, kexec, batches):
     return per, sqnr(osig, oerr), (agree / total if total else None)
 
 
-def layer_rows(qg, table_op, scheme, per):
-    rows = []
+def layer_rows(qg, table_op, scheme, per, storage=None):
+    """storage: {layer: (storage, weight bytes)} from storage.choose_storage."""
+    rows, storage = [], storage or {}
     for q in qg.nodes:
         tin, tout = qg.tensors[q.inputs[0]], qg.tensors[q.outputs[0]]
         r = LayerReport(q.name, table_op(q.op), scheme, tin.scale, tout.scale,
@@ -137,6 +143,7 @@ def layer_rows(qg, table_op, scheme, per):
             r.weight_scale = [float(q.w_scale.min()), float(q.w_scale.max())]
             r.params = int(q.weight.size + q.bias.size)
             r.sparsity = float(np.mean(q.weight == 0))
+            r.storage, r.weight_bytes = storage.get(q.name, ("dense", int(q.weight.size)))
         elif q.lut is not None:
             r.params = 256
         rows.append(r)

@@ -1,0 +1,65 @@
+"""Per-layer weight storage of the written model: dense, or CSR (docs/FORMAT.md
+`storage: "csr"`, run as CSR or as 4x1 blocks), chosen by the cost model (costmodel.py) so
+that sparsity is used only where it makes the layer faster.
+
+    chosen = choose_storage(builder)        # edits the GraphBuilder's nodes in place
+    chosen["fc1"] -> ("csr", 1234)          # storage, bytes of the weight arrays
+
+policy: "auto" (cost model, default), "dense" (never sparse), "sparse" (CSR wherever it
+is smaller than dense, whatever the speed: for the smallest file).
+"""
+import math
+
+from qengine import kernels as K
+from qengine import _native
+from qengine.convert import costmodel
+
+POLICIES = ("auto", "dense", "sparse")
+
+
+def sparse_capable(node):
+    """FullyConnected, or a 1x1 stride-1 unpadded groups-1 Conv2D (docs/FORMAT.md)."""
+    a = node["attrs"]
+    if node["op"] == "FullyConnected":
+        return True
+    return node["op"] == "Conv2D" and a.get("groups", 1) == 1 and \
+        a.get("stride") == [1, 1] and a.get("padding") == [0, 0, 0, 0] and \
+        a.get("dilation", [1, 1]) == [1, 1]
+
+
+def choose_storage(builder, policy="auto", isa=None):
+    """Rewrite eligible weighted nodes of `builder` to CSR where `policy` says so; returns
+    {node name: (storage, weight bytes)} for every FullyConnected / Conv2D."""
+    if policy not in POLICIES:
+        raise ValueError(f"storage={policy!r}: choose one of {', '.join(POLICIES)}")
+    isa = isa or _native.isa_selected()
+    out = {}
+    for node in builder.nodes:
+        if node["op"] not in ("FullyConnected", "Conv2D") or "weight" not in node["constants"]:
+            continue
+        w = builder.constants[node["constants"]["weight"]]
+        dense_bytes = int(w.size)
+        if not sparse_capable(node) or policy == "dense":
+            out[node["name"]] = ("dense", dense_bytes)
+            continue
+        w2 = w.reshape(w.shape[0], -1)
+        sizes = K.sparse_storage(w2)
+        rows = math.prod(builder.values[node["inputs"][0]]["shape"][:-1])
+        if policy == "sparse":
+            fmt = "csr" if sizes["csr"] < dense_bytes else "dense"
+        else:
+            fmt, _ = costmodel.choose(w2, rows, isa)
+        if fmt == "dense":
+            out[node["name"]] = ("dense", dense_bytes)
+            continue
+        _to_csr(builder, node, w2, block=4 if fmt == "csr4x1" else 1)
+        out[node["name"]] = (fmt, int(sizes["csr"]))
+    return out
+
+
+def _to_csr(builder, node, w2, block):
+    ptr, idx, val = K.dense_to_csr(w2)
+    del builder.constants[node["constants"].pop("weight")]
+    for role, arr in (("weight_indptr", ptr), ("weight_indices", idx), ("weight_values", val)):
+        node["constants"][role] = builder.const(f"{node['name']}.{role}", arr)
+    node["attrs"].update(storage="csr", k=int(w2.shape[1]), block=block)
