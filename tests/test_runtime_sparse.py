@@ -85,18 +85,22 @@ def _set(g, node, role, arr):
     g.constants[node["constants"][role]] = arr
 
 
+def _with(role, fn):
+    return lambda g, n: _set(g, n, role, fn(_const(g, n, role)))
+
+
 BAD = [
-    ("indptr not monotone", lambda g, n: _set(g, n, "weight_indptr", _swap(_const(g, n, "weight_indptr"))), "non-decreasing"),
-    ("indptr end", lambda g, n: _set(g, n, "weight_indptr", _const(g, n, "weight_indptr") // 2), "must equal len"),
-    ("index out of range", lambda g, n: _set(g, n, "weight_indices", _const(g, n, "weight_indices") + 600), "must lie in"),
-    ("unsorted", lambda g, n: _set(g, n, "weight_indices", _const(g, n, "weight_indices")[::-1].copy()), "strictly increasing"),
-    ("index dtype", lambda g, n: _set(g, n, "weight_indices", _const(g, n, "weight_indices").astype(np.int16)), "uint16"),
-    ("values length", lambda g, n: _set(g, n, "weight_values", _const(g, n, "weight_values")[1:].copy()), "shape"),
-    ("value -128", lambda g, n: _set(g, n, "weight_values", np.full_like(_const(g, n, "weight_values"), -128)), "-128"),
+    ("indptr not monotone", _with("weight_indptr", lambda p: _swap(p)), "non-decreasing"),
+    ("indptr end", _with("weight_indptr", lambda p: p // 2), "must equal len"),
+    ("index out of range", _with("weight_indices", lambda i: i + 600), "must lie in"),
+    ("unsorted", _with("weight_indices", lambda i: i[::-1].copy()), "strictly increasing"),
+    ("index dtype", _with("weight_indices", lambda i: i.astype(np.int16)), "uint16"),
+    ("values length", _with("weight_values", lambda v: v[1:].copy()), "shape"),
+    ("value -128", _with("weight_values", lambda v: np.full_like(v, -128)), "-128"),
     ("k attr", lambda g, n: n["attrs"].__setitem__("k", 3), "'k'"),
     ("block attr", lambda g, n: n["attrs"].__setitem__("block", 3), "block"),
     ("missing role", lambda g, n: n["constants"].pop("weight_values"), "weight_values"),
-    ("bias length", lambda g, n: _set(g, n, "bias", _const(g, n, "bias")[1:].copy()), "'bias' has shape"),
+    ("bias length", _with("bias", lambda b: b[1:].copy()), "'bias' has shape"),
 ]
 
 

@@ -14,7 +14,6 @@ import copy
 import os
 import time
 
-import numpy as np
 
 from qengine import __version__
 from qengine.convert.calibrate import METHODS, calibrate as _calibrate, iter_batches
