@@ -12,6 +12,15 @@
 static inline size_t qe_round_up(size_t x, size_t q) { return (x + q - 1) / q * q; }
 static inline size_t qe_div_up(size_t x, size_t q) { return (x + q - 1) / q; }
 
+/* Pooling: the real (unpadded) input range [lo, hi) of output position o along one axis
+ * (int8 and int16 pools alike). */
+static inline void qe_pool_window(size_t o, size_t stride, size_t pad, size_t k, size_t size,
+                                  size_t* lo, size_t* hi) {
+  const size_t start = o * stride; /* in padded coordinates */
+  *lo = start < pad ? 0 : start - pad;
+  *hi = QE_MIN(size, start + k - pad);
+}
+
 /* Requantization, docs/QUANTIZATION.md eq. 5 -- the one rounding of the whole pipeline:
  *   out = clamp(((int64)acc * m0 + 2^(sh-1)) >> sh) + zo, qmin, qmax)
  * Valid for m0 in [0, 2^31), sh in [1, 62]: |acc * m0| < 2^62, so nothing overflows.

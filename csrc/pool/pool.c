@@ -29,14 +29,6 @@ static const struct {
 const char* qe_qs8_maxpool_name(void) { return kPool[QE_PICK(kPool, maxpool)].maxpool_name; }
 const char* qe_qs8_gavgpool_name(void) { return kPool[QE_PICK(kPool, gavgpool)].gavgpool_name; }
 
-/* The real (unpadded) input range [lo, hi) of output position o along one axis. */
-static void window(size_t o, size_t stride, size_t pad, size_t k, size_t size, size_t* lo,
-                   size_t* hi) {
-  const size_t start = o * stride; /* in padded coordinates */
-  *lo = start < pad ? 0 : start - pad;
-  *hi = QE_MIN(size, start + k - pad);
-}
-
 typedef struct {
   const qe_pool_geometry* g;
   const int8_t* x;
@@ -54,11 +46,11 @@ static void maxpool_task(void* ctx, size_t t) {
   const qe_pool_geometry* g = J->g;
   const size_t n = t / g->oh, oy = t % g->oh, c = g->c;
   size_t y0, y1;
-  window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
+  qe_pool_window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
   const int8_t* img = J->x + n * g->h * g->w * c;
   for (size_t ox = 0; ox < g->ow; ox++) {
     size_t x0, x1;
-    window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
+    qe_pool_window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
     int8_t* out = J->y + ((n * g->oh + oy) * g->ow + ox) * c;
     /* batches of window pixels; later batches fold in the running max kept in out */
     const int8_t* rows[QE_MAXPOOL_BATCH + 1];
@@ -89,11 +81,11 @@ static void avgpool_task(void* ctx, size_t t) {
   const qe_qs8_avgpool_params* p = J->avg;
   const size_t n = t / g->oh, oy = t % g->oh, c = g->c;
   size_t y0, y1;
-  window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
+  qe_pool_window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
   const int8_t* img = J->x + n * g->h * g->w * c;
   for (size_t ox = 0; ox < g->ow; ox++) {
     size_t x0, x1;
-    window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
+    qe_pool_window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
     const size_t count = p->count_include_pad ? g->kh * g->kw : (y1 - y0) * (x1 - x0);
     const int32_t bias = -(int32_t)((y1 - y0) * (x1 - x0)) * p->zi;
     const int32_t m0 = p->m0[count], sh = p->sh[count];

@@ -107,14 +107,6 @@ void qe_qs16_requantize(size_t n, const void* x, int in16, void* y, int out16,
 
 /* ---- pooling ------------------------------------------------------------------------------ */
 
-/* The real (unpadded) input range [lo, hi) of output position o along one axis. */
-static void window(size_t o, size_t stride, size_t pad, size_t k, size_t size, size_t* lo,
-                   size_t* hi) {
-  const size_t start = o * stride;
-  *lo = start < pad ? 0 : start - pad;
-  *hi = QE_MIN(size, start + k - pad);
-}
-
 typedef struct {
   const qe_qs16_ops* k;
   const qe_pool_geometry* g;
@@ -133,11 +125,11 @@ static void maxpool_task(void* ctx, size_t t) {
   const qe_pool_geometry* g = J->g;
   const size_t n = t / g->oh, oy = t % g->oh, c = g->c;
   size_t y0, y1;
-  window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
+  qe_pool_window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
   const int16_t* img = J->x + n * g->h * g->w * c;
   for (size_t ox = 0; ox < g->ow; ox++) {
     size_t x0, x1;
-    window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
+    qe_pool_window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
     int16_t* out = J->y + ((n * g->oh + oy) * g->ow + ox) * c;
     const int16_t* rows[BATCH + 1];
     size_t k = 0;
@@ -168,11 +160,11 @@ static void avgpool_task(void* ctx, size_t t) {
   const qe_qs8_avgpool_params* p = J->avg;
   const size_t n = t / g->oh, oy = t % g->oh, c = g->c;
   size_t y0, y1;
-  window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
+  qe_pool_window(oy, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
   const int16_t* img = J->x + n * g->h * g->w * c;
   for (size_t ox = 0; ox < g->ow; ox++) {
     size_t x0, x1;
-    window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
+    qe_pool_window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
     int16_t* out = J->y + ((n * g->oh + oy) * g->ow + ox) * c;
     const size_t real = (y1 - y0) * (x1 - x0);
     const size_t cnt = p->count_include_pad ? g->kh * g->kw : real;
