@@ -110,7 +110,7 @@ def contenders(name, threads, folder):
     try:
         out["qengine int8 + 90% sparse 1x1"] = (qengine_model(
             path, calib, folder, threads, prune={"sparsity": 0.9, "method": "magnitude",
-                                                 "layers": "1x1"}), xq)
+                                                 "layers": "pointwise"}), xq)
     except (NotImplementedError, TypeError, ValueError) as exc:
         print(f"  ({name}: sparse variant skipped: {exc})", file=sys.stderr)
     return out
