@@ -12,6 +12,40 @@
 static inline size_t qe_round_up(size_t x, size_t q) { return (x + q - 1) / q * q; }
 static inline size_t qe_div_up(size_t x, size_t q) { return (x + q - 1) / q; }
 
+/* dst[0, n) = src[0, n) ^ x, for the activation XOR of eq. 7 (x = 0 copies). 16 bytes at a
+ * time (a gcc/clang vector: SSE2 or NEON registers); the last chunk may overlap the one
+ * before it, which writes the same bytes again, so only n < 8 takes a byte loop. Packing
+ * and im2col run this on every activation byte: a memcpy call per short kernel row (9 bytes
+ * in a 3-channel stem) or a byte loop cost more than the GEMM after it. */
+typedef uint8_t qe_u8x16 __attribute__((vector_size(16)));
+static inline void qe_copy_xor(uint8_t* dst, const uint8_t* src, size_t n, uint8_t x) {
+  if (n >= 16) {
+    const qe_u8x16 xv = (qe_u8x16){0} + x;
+    qe_u8x16 v;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      __builtin_memcpy(&v, src + i, 16);
+      v ^= xv;
+      __builtin_memcpy(dst + i, &v, 16);
+    }
+    if (i < n) {
+      __builtin_memcpy(&v, src + n - 16, 16);
+      v ^= xv;
+      __builtin_memcpy(dst + n - 16, &v, 16);
+    }
+  } else if (n >= 8) {
+    const uint64_t x8 = x * UINT64_C(0x0101010101010101);
+    uint64_t lo, hi;
+    __builtin_memcpy(&lo, src, 8);
+    __builtin_memcpy(&hi, src + n - 8, 8);
+    lo ^= x8, hi ^= x8;
+    __builtin_memcpy(dst, &lo, 8);
+    __builtin_memcpy(dst + n - 8, &hi, 8);
+  } else {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] ^ x;
+  }
+}
+
 /* Pooling: the real (unpadded) input range [lo, hi) of output position o along one axis
  * (int8 and int16 pools alike). */
 static inline void qe_pool_window(size_t o, size_t stride, size_t pad, size_t k, size_t size,

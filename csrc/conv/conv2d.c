@@ -101,48 +101,53 @@ typedef struct {
   qe_gemm_params p;
 } im2col_job;
 
-/* One im2col row of group g for output pixel r, in the kernel's packed-A form. With one
- * group and no horizontal dilation a kernel row's taps are contiguous in NHWC, so each
- * kernel row is one copy (clipped at the image's left/right edges, the rest padded);
- * otherwise one copy per tap. The activation XOR (eq. 7) is one pass over the row. */
-static void im2col_row(const im2col_job* J, size_t r, size_t g, uint8_t* row) {
+/* im2col rows [r0, r0 + rows) of group g, in the kernel's packed-A form: Kp bytes each,
+ * activations XOR a_xor (eq. 7), padding taps hold pad_value ^ a_xor, zeros past K. With
+ * one group and no horizontal dilation a kernel row's taps are contiguous in NHWC, so each
+ * kernel row is one copy, clipped at the image's left and right edges; otherwise one copy
+ * per tap. The pixel position advances incrementally (no division per row). */
+static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, uint8_t* out) {
   const qe_conv2d* cv = J->conv;
-  const size_t cg = cv->c / cv->groups, kg = group_k(cv), run = cv->kw * cg;
-  const uint8_t pad = (uint8_t)cv->pad_value;
-  const size_t b = r / (J->ho * J->wo), oy = r / J->wo % J->ho, ox = r % J->wo;
-  const ptrdiff_t ix0 = (ptrdiff_t)(ox * cv->stride_w) - (ptrdiff_t)cv->pad_left;
+  const size_t cg = cv->c / cv->groups, kg = group_k(cv), run = cv->kw * cg, kp = J->P.kp;
+  const uint8_t xor8 = J->k->a_xor;
+  const uint8_t pad = (uint8_t)cv->pad_value ^ xor8;
   const int contiguous = cv->groups == 1 && cv->dilation_w == 1;
-  uint8_t* dst = row;
-  for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
-    const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top; /* wraps if < 0 */
-    if (iy >= J->h) {
-      memset(dst, pad, run);
-      continue;
+  size_t b = r0 / (J->ho * J->wo), oy = r0 / J->wo % J->ho, ox = r0 % J->wo;
+  for (size_t r = 0; r < rows; r++) {
+    uint8_t* dst = out + r * kp;
+    const ptrdiff_t ix0 = (ptrdiff_t)(ox * cv->stride_w) - (ptrdiff_t)cv->pad_left;
+    for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
+      const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top; /* wraps if < 0 */
+      if (iy >= J->h) {
+        memset(dst, pad, run);
+        continue;
+      }
+      const uint8_t* line = (const uint8_t*)J->x + (b * J->h + iy) * J->w * cv->c + g * cg;
+      if (contiguous) {
+        const size_t left = ix0 < 0 ? QE_MIN((size_t)-ix0, cv->kw) : 0;
+        const ptrdiff_t past = ix0 + (ptrdiff_t)cv->kw - (ptrdiff_t)J->w;
+        const size_t right = past > 0 ? QE_MIN((size_t)past, cv->kw - left) : 0;
+        if (left) memset(dst, pad, left * cg);
+        if (left + right < cv->kw)
+          qe_copy_xor(dst + left * cg, line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
+                   (cv->kw - left - right) * cg, xor8);
+        if (right) memset(dst + run - right * cg, pad, right * cg);
+        continue;
+      }
+      for (size_t kx = 0; kx < cv->kw; kx++) {
+        const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
+        if (ix >= J->w)
+          memset(dst + kx * cg, pad, cg);
+        else
+          qe_copy_xor(dst + kx * cg, line + ix * cv->c, cg, xor8);
+      }
     }
-    const uint8_t* line = (const uint8_t*)J->x + (b * J->h + iy) * J->w * cv->c + g * cg;
-    if (contiguous) {
-      const size_t left = ix0 < 0 ? QE_MIN((size_t)-ix0, cv->kw) : 0;
-      const ptrdiff_t past = ix0 + (ptrdiff_t)cv->kw - (ptrdiff_t)J->w;
-      const size_t right = past > 0 ? QE_MIN((size_t)past, cv->kw - left) : 0;
-      memset(dst, pad, left * cg);
-      if (left + right < cv->kw)
-        memcpy(dst + left * cg, line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
-               (cv->kw - left - right) * cg);
-      memset(dst + run - right * cg, pad, right * cg);
-      continue;
-    }
-    for (size_t kx = 0; kx < cv->kw; kx++) {
-      const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
-      if (ix >= J->w)
-        memset(dst + kx * cg, pad, cg);
-      else
-        memcpy(dst + kx * cg, line + ix * cv->c, cg);
+    memset(out + r * kp + kg, 0, kp - kg); /* zero weights meet zero bytes past K */
+    if (++ox == J->wo) {
+      ox = 0;
+      if (++oy == J->ho) oy = 0, b++;
     }
   }
-  const uint8_t x = J->k->a_xor; /* a local: row (uint8_t) may alias the kernel struct */
-  if (x)
-    for (size_t i = 0; i < kg; i++) row[i] ^= x;
-  memset(row + kg, 0, J->P.kp - kg); /* zero weights meet zero bytes past K */
 }
 
 static void im2col_task(void* ctx, size_t s) {
@@ -155,7 +160,7 @@ static void im2col_task(void* ctx, size_t s) {
     const size_t r0 = blk * J->P.rows_per_block;
     const size_t rows = QE_MIN(J->P.rows_per_block, J->m - r0);
     for (size_t g = 0; g < cv->groups; g++) {
-      for (size_t i = 0; i < rows; i++) im2col_row(J, r0 + i, g, a + i * kp);
+      im2col_rows(J, r0, rows, g, a);
       const uint8_t* wg = J->packed + g * gbytes;
       for (size_t j0 = 0; j0 < og; j0 += nr)
         for (size_t i = 0; i < rows; i += mr)

@@ -71,21 +71,10 @@ void qe_gemm_pack_w(const qe_gemm_kernel* k, size_t n, size_t kdim, const int8_t
 void qe_gemm_pack_a(const qe_gemm_kernel* k, size_t m, size_t kdim, const int8_t* a,
                     size_t a_stride, int8_t* out) {
   const size_t kp = qe_round_up(kdim, k->kr);
-  const uint64_t x8 = k->a_xor * UINT64_C(0x0101010101010101);
   for (size_t i = 0; i < m; i++) {
-    const uint8_t* src = (const uint8_t*)a + i * a_stride;
     uint8_t* dst = (uint8_t*)out + i * kp;
-    /* 8 bytes at a time (this runs once per GEMM over all of A; a byte loop was a
-     * quarter of the time of small-K GEMMs) */
-    size_t kk = 0;
-    for (; kk + 8 <= kdim; kk += 8) {
-      uint64_t v;
-      memcpy(&v, src + kk, 8);
-      v ^= x8;
-      memcpy(dst + kk, &v, 8);
-    }
-    for (; kk < kdim; kk++) dst[kk] = src[kk] ^ (uint8_t)x8;
-    for (; kk < kp; kk++) dst[kk] = 0;
+    qe_copy_xor(dst, (const uint8_t*)a + i * a_stride, kdim, k->a_xor);
+    memset(dst + kdim, 0, kp - kdim);
   }
 }
 
@@ -121,6 +110,34 @@ static void gemm_task(void* ctx, size_t t) {
                   J->c + i * J->c_stride + j0, J->c_stride, &J->p);
 }
 
+/* When A needs packing and there are enough row blocks, each thread packs one block of
+ * rows into its own slot of the scratch (it stays in L2) and runs every weight panel over
+ * it: one pass over A instead of a separate packing pass whose output comes back from
+ * memory (the 1x1 layers of small-channel networks, where N is one to three panels). */
+typedef struct {
+  const gemm_job* g;
+  size_t kdim, blocks, slots;
+  int8_t* buf; /* slots x rows_per_block x kp */
+} fused_job;
+
+static void fused_task(void* ctx, size_t s) {
+  const fused_job* F = (const fused_job*)ctx;
+  const gemm_job* J = F->g;
+  const size_t mr = J->k->mr, nr = J->k->nr;
+  int8_t* a = F->buf + s * J->rows_per_block * J->kp;
+  for (size_t blk = s; blk < F->blocks; blk += F->slots) {
+    const size_t r0 = blk * J->rows_per_block, rows = QE_MIN(J->rows_per_block, J->m - r0);
+    qe_gemm_pack_a(J->k, rows, F->kdim, J->a + r0 * J->a_stride, J->a_stride, a);
+    for (size_t panel = 0; panel < J->n_panels; panel++) {
+      const size_t j0 = panel * nr, nc = QE_MIN(nr, J->n - j0);
+      const void* w = J->w + panel * J->panel_bytes;
+      for (size_t i = 0; i < rows; i += mr)
+        J->k->ukernel(QE_MIN(mr, rows - i), nc, J->kp, a + i * J->kp, J->kp, w,
+                      J->c + (r0 + i) * J->c_stride + j0, J->c_stride, &J->p);
+    }
+  }
+}
+
 typedef struct {
   const qe_gemm_kernel* k;
   size_t m, kdim, rows;
@@ -141,18 +158,30 @@ void qe_gemm_run(const qe_gemm_kernel* k, size_t m, size_t n, size_t kdim, const
                  int32_t zo, int32_t qmin, int32_t qmax, void* scratch, int num_threads) {
   if (m == 0 || n == 0) return;
   const size_t kp = qe_round_up(kdim, k->kr);
-  /* rows whose K is a multiple of KR are already in the kernel's layout unless XORed */
-  if (qe_gemm_packs_a(k) && (k->a_xor || kdim % k->kr != 0)) {
-    /* scratch is 64-byte aligned by the caller's size query slack */
-    int8_t* packed_a = (int8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    pack_job pj = {k, m, kdim, 256, a, a_stride, packed_a};
-    qe_parallel_for(num_threads, qe_div_up(m, pj.rows), pack_task, &pj);
-    a = packed_a;
-    a_stride = kp;
-  }
   gemm_job J = {k, m, n, kp, a, a_stride, (const uint8_t*)packed_w,
                 qe_gemm_panel_bytes(k, kdim), c, c_stride, {zo, qmin, qmax}, 0,
                 qe_div_up(n, k->nr)};
+  /* scratch is 64-byte aligned by the caller's size query slack */
+  int8_t* buf = (int8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  /* rows whose K is a multiple of KR are already in the kernel's layout unless XORed */
+  if (qe_gemm_packs_a(k) && (k->a_xor || kdim % k->kr != 0)) {
+    /* fused: blocks of A within ~64 KiB, at most 512 rows, at least two per thread so the
+     * static split balances; the slots then take at most m * kp bytes of scratch */
+    const size_t threads = (size_t)QE_MAX(num_threads, 1);
+    const size_t fit = (64u << 10) / QE_MAX(kp, (size_t)1);
+    const size_t rows = QE_MIN((size_t)512, QE_MAX((size_t)k->mr, fit));
+    J.rows_per_block = qe_round_up(rows, k->mr);
+    const size_t blocks = qe_div_up(m, J.rows_per_block);
+    if (blocks >= 2 * threads) {
+      fused_job F = {&J, kdim, blocks, threads, buf};
+      qe_parallel_for(num_threads, threads, fused_task, &F);
+      return;
+    }
+    pack_job pj = {k, m, kdim, 256, a, a_stride, buf};
+    qe_parallel_for(num_threads, qe_div_up(m, pj.rows), pack_task, &pj);
+    J.a = buf;
+    J.a_stride = kp;
+  }
   size_t rows = QE_MAX((size_t)1, (256u << 10) / QE_MAX(kp, (size_t)1));
   /* with threads, make sure there are a few tasks per thread even when N is one panel */
   if (num_threads > 1) {
