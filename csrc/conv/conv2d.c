@@ -80,8 +80,7 @@ static im2col_plan plan_im2col(const qe_conv2d* conv, size_t m, int num_threads)
   const qe_gemm_kernel* k = qe_gemm_kernel_for(conv->isa);
   im2col_plan P;
   P.kp = qe_round_up(group_k(conv), k->kr);
-  /* a block's packed rows stay in L2 (~128 KiB) while the weight panels stream past */
-  size_t rows = QE_MIN((size_t)1024, QE_MAX((size_t)1, (128u << 10) / P.kp));
+  size_t rows = qe_gemm_block_rows(conv->o / conv->groups, P.kp);
   if (num_threads > 1) rows = QE_MIN(rows, qe_div_up(m, 4 * (size_t)num_threads));
   P.rows_per_block = qe_round_up(QE_MAX(QE_MIN(rows, m), (size_t)1), k->mr);
   P.blocks = qe_div_up(m, P.rows_per_block);
@@ -112,39 +111,61 @@ static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, u
   const uint8_t xor8 = J->k->a_xor;
   const uint8_t pad = (uint8_t)cv->pad_value ^ xor8;
   const int contiguous = cv->groups == 1 && cv->dilation_w == 1;
+  /* interior pixels of an output row read the same kernel-row lines: kept per output row */
+  enum { MAX_KH = 16 };
+  const int fast = contiguous && cv->kh <= MAX_KH;
+  const uint8_t* lines[MAX_KH];
   size_t b = r0 / (J->ho * J->wo), oy = r0 / J->wo % J->ho, ox = r0 % J->wo;
+  int lines_valid = 0;
   for (size_t r = 0; r < rows; r++) {
     uint8_t* dst = out + r * kp;
     const ptrdiff_t ix0 = (ptrdiff_t)(ox * cv->stride_w) - (ptrdiff_t)cv->pad_left;
-    for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
-      const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top; /* wraps if < 0 */
-      if (iy >= J->h) {
-        memset(dst, pad, run);
-        continue;
+    if (fast && ix0 >= 0 && ix0 + (ptrdiff_t)cv->kw <= (ptrdiff_t)J->w) {
+      if (!lines_valid) {
+        for (size_t ky = 0; ky < cv->kh; ky++) {
+          const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top;
+          lines[ky] = iy >= J->h ? NULL
+                                 : (const uint8_t*)J->x + (b * J->h + iy) * J->w * cv->c + g * cg;
+        }
+        lines_valid = 1;
       }
-      const uint8_t* line = (const uint8_t*)J->x + (b * J->h + iy) * J->w * cv->c + g * cg;
-      if (contiguous) {
-        const size_t left = ix0 < 0 ? QE_MIN((size_t)-ix0, cv->kw) : 0;
-        const ptrdiff_t past = ix0 + (ptrdiff_t)cv->kw - (ptrdiff_t)J->w;
-        const size_t right = past > 0 ? QE_MIN((size_t)past, cv->kw - left) : 0;
-        if (left) memset(dst, pad, left * cg);
-        if (left + right < cv->kw)
-          qe_copy_xor(dst + left * cg, line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
-                   (cv->kw - left - right) * cg, xor8);
-        if (right) memset(dst + run - right * cg, pad, right * cg);
-        continue;
-      }
-      for (size_t kx = 0; kx < cv->kw; kx++) {
-        const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
-        if (ix >= J->w)
-          memset(dst + kx * cg, pad, cg);
+      for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
+        if (lines[ky])
+          qe_copy_xor(dst, lines[ky] + (size_t)ix0 * cv->c, run, xor8);
         else
-          qe_copy_xor(dst + kx * cg, line + ix * cv->c, cg, xor8);
+          memset(dst, pad, run);
+      }
+    } else {
+      for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
+        const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top; /* wraps if < 0 */
+        if (iy >= J->h) {
+          memset(dst, pad, run);
+          continue;
+        }
+        const uint8_t* line = (const uint8_t*)J->x + (b * J->h + iy) * J->w * cv->c + g * cg;
+        if (contiguous) { /* clipped at the image's left and right edges */
+          const size_t left = ix0 < 0 ? QE_MIN((size_t)-ix0, cv->kw) : 0;
+          const ptrdiff_t past = ix0 + (ptrdiff_t)cv->kw - (ptrdiff_t)J->w;
+          const size_t right = past > 0 ? QE_MIN((size_t)past, cv->kw - left) : 0;
+          if (left) memset(dst, pad, left * cg);
+          if (left + right < cv->kw)
+            qe_copy_xor(dst + left * cg, line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
+                        (cv->kw - left - right) * cg, xor8);
+          if (right) memset(dst + run - right * cg, pad, right * cg);
+          continue;
+        }
+        for (size_t kx = 0; kx < cv->kw; kx++) {
+          const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
+          if (ix >= J->w)
+            memset(dst + kx * cg, pad, cg);
+          else
+            qe_copy_xor(dst + kx * cg, line + ix * cv->c, cg, xor8);
+        }
       }
     }
-    memset(out + r * kp + kg, 0, kp - kg); /* zero weights meet zero bytes past K */
+    for (size_t i = kg; i < kp; i++) out[r * kp + i] = 0; /* zero weights meet zeros past K */
     if (++ox == J->wo) {
-      ox = 0;
+      ox = 0, lines_valid = 0;
       if (++oy == J->ho) oy = 0, b++;
     }
   }

@@ -48,6 +48,15 @@ extern const qe_gemm_kernel qe_gemm_kernel__avx512vnni;
 extern const qe_gemm_kernel qe_gemm_kernel__neon;
 extern const qe_gemm_kernel qe_gemm_kernel__neondot;
 
+/* Rows of packed A per block, for drivers that pack a block and run every weight panel over
+ * it (fused packing, im2col). The block stays in L2 while the panels stream past; each block
+ * streams all n * kp weight bytes once, so large weights get larger blocks: the block is
+ * a quarter of the weights' size, within [64 KiB, 256 KiB], and at most 512 rows. */
+static inline size_t qe_gemm_block_rows(size_t n, size_t kp) {
+  const size_t bytes = QE_MIN((size_t)256 << 10, QE_MAX((size_t)64 << 10, n * kp / 4));
+  return QE_MIN((size_t)512, QE_MAX((size_t)1, bytes / QE_MAX(kp, (size_t)1)));
+}
+
 /* Packs rows [0, m) of A into Kp-byte rows (used by the GEMM driver and by im2col). */
 void qe_gemm_pack_a(const qe_gemm_kernel* k, size_t m, size_t kdim, const int8_t* a,
                     size_t a_stride, int8_t* out);
