@@ -59,11 +59,15 @@ INLINE requant_col requant_col_load(const int32_t* m0, const int32_t* sh, int32_
   return r;
 }
 
+/* The odd int32 lanes moved to the even positions vpmuldq reads: vpshufd runs on port 5,
+ * where a 64-bit shift would join the multiplies and variable shifts on port 0. */
+INLINE __m512i odd_lanes(__m512i v) { return _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xF5); }
+
 /* eq. 5 on 16 accumulators, any sh in [1, 62]: 64-bit lanes throughout; returns 16 int32
  * in [qmin - zo, qmax - zo]. lo, hi: those bounds in 64-bit lanes. */
 INLINE __m512i requant16_any(__m512i acc, const requant_col* r, __m512i lo, __m512i hi) {
   __m512i even = _mm512_mul_epi32(acc, r->m0);
-  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r->m0_odd);
+  __m512i odd = _mm512_mul_epi32(odd_lanes(acc), r->m0_odd);
   even = _mm512_srav_epi64(_mm512_add_epi64(even, r->rnd_even), r->sh_even);
   odd = _mm512_srav_epi64(_mm512_add_epi64(odd, r->rnd_odd), r->sh_odd);
   even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
@@ -81,7 +85,7 @@ INLINE __m512i requant16_any(__m512i acc, const requant_col* r, __m512i lo, __m5
  * Returns y + zo, unclamped. */
 INLINE __m512i requant16_high(__m512i acc, const requant_col* r) {
   const __m512i even = _mm512_mul_epi32(acc, r->m0);
-  const __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r->m0_odd);
+  const __m512i odd = _mm512_mul_epi32(odd_lanes(acc), r->m0_odd);
   /* high int32 of each product: odd ones are in place, even ones move down */
   const __m512i p = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
   return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
