@@ -22,7 +22,8 @@ static inline __m512i load_x(const int8_t* p, size_t nc, __mmask32 m) {
 }
 
 typedef struct {
-  __m512i bias, amin, amax, m0e, m0o, rnde, rndo, she, sho;
+  int high; /* every sh in [33, 54]: the 32-bit form of requant_high applies */
+  __m512i bias, amin, amax, m0e, m0o, rnde, rndo, she, sho, sh32, rnd32;
 } rq16;
 
 static inline __m512i perm(const int32_t* p, int half) {
@@ -32,7 +33,8 @@ static inline __m512i perm(const int32_t* p, int half) {
   return _mm512_permutex2var_epi32(a, idx, b);
 }
 
-static inline void rq_setup(rq16* q, const int32_t* packed, size_t cpad, size_t c0, int half) {
+static inline void rq_setup(rq16* q, const int32_t* packed, size_t cpad, size_t c0, int half,
+                            int32_t zo) {
   const int32_t* bias = packed + c0;
   q->bias = perm(bias, half);
   const __m512i m0 = perm(bias + cpad, half), sh = perm(bias + 2 * cpad, half);
@@ -45,6 +47,24 @@ static inline void rq_setup(rq16* q, const int32_t* packed, size_t cpad, size_t 
   const __m512i one = _mm512_set1_epi64(1);
   q->rnde = _mm512_sllv_epi64(one, _mm512_sub_epi64(q->she, one));
   q->rndo = _mm512_sllv_epi64(one, _mm512_sub_epi64(q->sho, one));
+  q->high = (_mm512_cmpge_epi32_mask(sh, _mm512_set1_epi32(33)) &
+             _mm512_cmple_epi32_mask(sh, _mm512_set1_epi32(54))) == 0xFFFF;
+  q->sh32 = _mm512_sub_epi32(sh, _mm512_set1_epi32(32));
+  q->rnd32 = _mm512_add_epi32(
+      _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(sh, _mm512_set1_epi32(33))),
+      _mm512_sllv_epi32(_mm512_set1_epi32(zo), q->sh32));
+}
+
+/* eq. 5 when 33 <= sh <= 54, as in the GEMM kernel (qs8_gemm__avx512vnni.c, requant16_high):
+ * (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32) for the high int32 P of p = acc * m0,
+ * and zo * 2^(sh-32) added before the shift adds zo after it. No accumulator clamp: the
+ * result fits int32 and the saturating narrowing plus the int8 clamp finish the job.
+ * Half the port-0 work of the 64-bit form. */
+static inline __m512i requant_high(__m512i acc, const rq16* q) {
+  const __m512i even = _mm512_mul_epi32(acc, q->m0e);
+  const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), q->m0o);
+  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
+  return _mm512_srav_epi32(_mm512_add_epi32(hi, q->rnd32), q->sh32);
 }
 
 static inline __m512i requant(__m512i acc, const rq16* q, __m512i zo) {
@@ -70,7 +90,8 @@ static inline void store(int8_t* out, __m512i r0, __m512i r1, __m256i lo, __m256
 /* One channel block over the row's pixels; nc == CB is passed as a literal for full
  * blocks, so they use plain loads and stores. */
 static inline __attribute__((always_inline)) void dw_pixels(
-    size_t c0, size_t nc, __mmask32 m, size_t pixels, const size_t taps, size_t step,
+    const int high, size_t c0, size_t nc, __mmask32 m, size_t pixels, const size_t taps,
+    size_t step,
     const int8_t* const* ind, const __m512i* wl, const __m512i* wh, const rq16* q0,
     const rq16* q1, __m512i zo, int8_t* out, size_t out_stride, __m256i lo, __m256i hi) {
   const size_t pairs = (taps + 1) / 2;
@@ -83,8 +104,12 @@ static inline __attribute__((always_inline)) void dw_pixels(
       acc0 = _mm512_dpwssd_epi32(acc0, _mm512_unpacklo_epi16(xa, xb), wl[q]);
       acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(xa, xb), wh[q]);
     }
-    store(out + px * out_stride + c0, requant(acc0, q0, zo), requant(acc1, q1, zo), lo, hi,
-          nc, m);
+    if (high)
+      store(out + px * out_stride + c0, requant_high(acc0, q0), requant_high(acc1, q1), lo,
+            hi, nc, m);
+    else
+      store(out + px * out_stride + c0, requant(acc0, q0, zo), requant(acc1, q1, zo), lo, hi,
+            nc, m);
   }
 }
 
@@ -204,13 +229,16 @@ static inline __attribute__((always_inline)) void dw_rows(
       wh[q] = _mm512_unpackhi_epi16(wa, wb);
     }
     rq16 q0, q1;
-    rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
-    rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
-    if (nc == CB)
-      dw_pixels(c0, CB, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
+    rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0, p->zo);
+    rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1, p->zo);
+    if (nc == CB && q0.high && q1.high)
+      dw_pixels(1, c0, CB, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
+                lo, hi);
+    else if (nc == CB)
+      dw_pixels(0, c0, CB, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
                 lo, hi);
     else
-      dw_pixels(c0, nc, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
+      dw_pixels(0, c0, nc, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
                 lo, hi);
   }
 }
@@ -230,8 +258,8 @@ static void dw_any(size_t channels, size_t pixels, size_t taps, size_t step,
     const size_t nc = QE_MIN((size_t)CB, channels - c0);
     const __mmask32 m = nc == CB ? ~(__mmask32)0 : (((__mmask32)1 << nc) - 1);
     rq16 q0, q1;
-    rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0);
-    rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1);
+    rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0, p->zo);
+    rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1, p->zo);
     for (size_t px = 0; px < pixels; px++) {
       const int8_t* const* ip = ind + px * step;
       __m512i acc0 = q0.bias, acc1 = q1.bias;
