@@ -6,7 +6,8 @@
  * (eq. 3). Accumulator channel order is {0-3, 8-11, 16-19, 24-27} / {4-7, ...}; parameters
  * are permuted to match once per block and row, vpackssdw restores natural order, vpmovswb
  * narrows. Requantization is eq. 5 directly: vpmuldq on even and odd lanes, vpsravq, on an
- * accumulator clamped to [amin, amax] (dwconv.h). Channel tails use masked loads/stores;
+ * accumulator clamped to [amin, amax] (dwconv.h); or, when every sh of a full block is in
+ * [33, 54] (the usual case), the cheaper exact 32-bit form (requant_high). Channel tails use masked loads/stores;
  * a last block of <= 16 channels runs the same code on 256-bit vectors (AVX-512 VL), so
  * e.g. 144 channels cost 4.5 blocks, not 5. */
 #include <immintrin.h>
