@@ -92,6 +92,27 @@ def test_clamp_and_any_shift(isa, rng):
     assert not wide.acc64
 
 
+def test_shift_boundaries_with_extreme_zero_points(isa, rng):
+    # the AVX-512 kernel takes a 32-bit requantization when every sh of 16 channels is in
+    # [33, 61 - b] with |zo| <= 2^b (46 for any int16 zo, 54 for int8 zo): both sides of
+    # those limits, one channel off the fast range, large accumulators, both output widths
+    a, w, bias, m0, _ = _case(rng, 13, 37, 64)
+    a[0] = 32767
+    a[1] = -32768
+    for sh in (32, 33, 45, 46, 47, 53, 54, 55):
+        for zo in (-32768, 32767, -16385, 16384, 16385, 129, -128, 127, 0):
+            shs = np.full(37, sh, np.int32)
+            _check(a, w, bias, m0, shs, zo=zo)
+            _check(a, w, bias, m0, shs, zo=zo, qmin=zo - 3000 if zo > -29000 else zo,
+                   qmax=min(zo + 3000, 32767))
+            shs[5] = 32                            # one channel off the fast path
+            _check(a, w, bias, m0, shs, zo=zo)
+            if -128 <= zo <= 127:
+                _check(a, w, bias, m0, np.full(37, sh, np.int32), zo=zo, out_dtype=np.int8)
+                _check(a, w, bias, m0, np.full(37, sh, np.int32), zo=zo, qmin=-3, qmax=100,
+                       out_dtype=np.int8)
+
+
 @pytest.mark.parametrize("k", [1, 511, 512, 513, 4096])
 def test_extremes_force_int64(isa, k):
     # all-extreme operands: the true sums reach 4096 * 32768 * 127 ~ 2^34

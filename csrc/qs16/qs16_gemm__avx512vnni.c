@@ -15,13 +15,17 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/requant__avx512.h"
 #include "qs16/qs16.h"
 
 #ifndef QE_QS16_VNNI_MR
 #define QE_QS16_VNNI_MR 12
 #endif
 #define MR QE_QS16_VNNI_MR
-#define NR 32
+#ifndef QE_QS16_VNNI_NR
+#define QE_QS16_VNNI_NR 32
+#endif
+#define NR QE_QS16_VNNI_NR
 #define G (NR / 16)
 #define PREFETCH 16 /* k pairs ahead */
 
@@ -65,6 +69,22 @@ INLINE void accumulate(const size_t R, const size_t KS, __m512i acc[MR][G],
       }
     }
   }
+#ifndef UNROLL
+#define UNROLL 2
+#endif
+  for (; KS == 1 && kb + UNROLL <= kb1; kb += UNROLL) {
+    for (size_t u = 0; u < UNROLL; u++)
+      for (size_t g = 0; g < G; g++)
+        _mm_prefetch((const char*)(wk + ((kb + u + PREFETCH) * G + g) * 32), _MM_HINT_T0);
+    for (size_t u = 0; u < UNROLL; u++) {
+      __m512i wv[G];
+      for (size_t g = 0; g < G; g++) wv[g] = _mm512_loadu_si512(wk + ((kb + u) * G + g) * 32);
+      for (size_t i = 0; i < R; i++) {
+        const __m512i av = bcast2(ar[i] + 2 * (kb + u));
+        for (size_t g = 0; g < G; g++) part[0][i][g] = dpwssd(part[0][i][g], av, wv[g]);
+      }
+    }
+  }
   for (; kb < kb1; kb++) {
     __m512i wv[G];
     /* the int16 panel (NR * K * 2 bytes, 64 KiB at K = 1024) outgrows L1, and every row
@@ -85,18 +105,41 @@ INLINE void accumulate(const size_t R, const size_t KS, __m512i acc[MR][G],
     }
 }
 
-/* eq. 5 on 16 int32 accumulators with per-channel m0/sh; returns y + zo in [qmin, qmax]. */
-INLINE __m512i requant16(__m512i acc, __m512i m0, __m512i m0_odd, __m512i sh_even,
-                         __m512i sh_odd, __m512i rnd_even, __m512i rnd_odd, __m512i lo,
-                         __m512i hi, __m512i zo) {
-  __m512i even = _mm512_mul_epi32(acc, m0);
-  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m0_odd);
-  even = _mm512_srav_epi64(_mm512_add_epi64(even, rnd_even), sh_even);
-  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, rnd_odd), sh_odd);
-  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
-  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
-  const __m512i y = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xA0);
-  return _mm512_add_epi32(y, zo);
+/* Output constants of eq. 5 for one call (see requant1). */
+typedef struct {
+  int clamp_lo, clamp_hi, out8;
+  __m512i lo64, hi64, qmin, qmax, zo;
+} out_consts;
+
+INLINE out_consts out_consts_load(const qe_qs16_params* p) {
+  out_consts o;
+  /* the narrowing stores saturate, so a clamp to the full output range costs nothing */
+  o.clamp_lo = p->qmin > (p->out8 ? -128 : -32768);
+  o.clamp_hi = p->qmax < (p->out8 ? 127 : 32767);
+  o.out8 = p->out8;
+  o.lo64 = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
+  o.hi64 = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
+  o.qmin = _mm512_set1_epi32(p->qmin);
+  o.qmax = _mm512_set1_epi32(p->qmax);
+  o.zo = _mm512_set1_epi32(p->zo);
+  return o;
+}
+
+/* eq. 5 on 16 int32 accumulators of one column, stored as int16 or int8 under mask. */
+INLINE void requant1(__m512i acc, const qe_requant_col* r, const out_consts* o, void* c,
+                     __mmask16 mask) {
+  __m512i y;
+  if (r->high) {
+    y = qe_requant_col_high(acc, r);
+    if (o->clamp_lo) y = _mm512_max_epi32(y, o->qmin);
+    if (o->clamp_hi) y = _mm512_min_epi32(y, o->qmax);
+  } else {
+    y = _mm512_add_epi32(qe_requant_col_any(acc, r, o->lo64, o->hi64), o->zo);
+  }
+  if (o->out8)
+    _mm512_mask_cvtsepi32_storeu_epi8(c, mask, y);
+  else
+    _mm512_mask_cvtsepi32_storeu_epi16(c, mask, y);
 }
 
 INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
@@ -114,26 +157,13 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   }
   accumulate(R, KSPLIT(R), acc, ar, wk, 0, kp / 2);
 
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
-  const __m512i lo = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
-  const __m512i hi = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
-  const __m512i zo = _mm512_set1_epi32(p->zo);
+  const out_consts o = out_consts_load(p);
+  const size_t esize = p->out8 ? 1 : 2;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
-    const __m512i vm = _mm512_loadu_si512(m0 + 16 * g), vs = _mm512_loadu_si512(sh + 16 * g);
-    const __m512i m0_odd = _mm512_srli_epi64(vm, 32);
-    const __m512i sh_even = _mm512_and_si512(vs, low32), sh_odd = _mm512_srli_epi64(vs, 32);
-    const __m512i rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_even, one));
-    const __m512i rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_odd, one));
-    const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
-    const __mmask16 mask = (__mmask16)((1u << cols) - 1);
-    for (size_t i = 0; i < R; i++) {
-      const __m512i y = requant16(acc[i][g], vm, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd,
-                                  lo, hi, zo);
-      if (p->out8)
-        _mm512_mask_cvtepi32_storeu_epi8((int8_t*)c + i * c_stride + 16 * g, mask, y);
-      else
-        _mm512_mask_cvtepi32_storeu_epi16((int16_t*)c + i * c_stride + 16 * g, mask, y);
-    }
+    const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
+    const __mmask16 mask = (__mmask16)((1u << QE_MIN((size_t)16, nc - 16 * g)) - 1);
+    for (size_t i = 0; i < R; i++)
+      requant1(acc[i][g], &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize, mask);
   }
 }
 
@@ -145,18 +175,13 @@ INLINE void finish64(const size_t R, size_t nc, const int64_t* acc64, const void
   const int32_t* m0 = (const int32_t*)w + NR;
   const int32_t* sh = m0 + NR;
   const int64_t* bias64 = (const int64_t*)(sh + NR);
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
-  const __m512i lo = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
-  const __m512i hi = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
-  const __m512i zo = _mm512_set1_epi32(p->zo);
+  const out_consts o = out_consts_load(p);
+  const size_t esize = p->out8 ? 1 : 2;
   const __m512i i32min = _mm512_set1_epi64(INT32_MIN), i32max = _mm512_set1_epi64(INT32_MAX);
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
-    const __m512i vm = _mm512_loadu_si512(m0 + 16 * g), vs = _mm512_loadu_si512(sh + 16 * g);
-    const __m512i m0_odd = _mm512_srli_epi64(vm, 32);
-    const __m512i sh_even = _mm512_and_si512(vs, low32), sh_odd = _mm512_srli_epi64(vs, 32);
-    const __m512i rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_even, one));
-    const __m512i rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh_odd, one));
-    const __m512i b0 = _mm512_loadu_si512(bias64 + 16 * g), b1 = _mm512_loadu_si512(bias64 + 16 * g + 8);
+    const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
+    const __m512i b0 = _mm512_loadu_si512(bias64 + 16 * g);
+    const __m512i b1 = _mm512_loadu_si512(bias64 + 16 * g + 8);
     const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
     const __mmask16 mask = (__mmask16)((1u << cols) - 1);
     for (size_t i = 0; i < R; i++) {
@@ -168,12 +193,7 @@ INLINE void finish64(const size_t R, size_t nc, const int64_t* acc64, const void
       if ((in0 & in1) == 0xFF) {
         const __m512i acc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
                                                _mm512_cvtepi64_epi32(s1), 1);
-        const __m512i y = requant16(acc, vm, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, lo,
-                                    hi, zo);
-        if (p->out8)
-          _mm512_mask_cvtepi32_storeu_epi8((int8_t*)c + i * c_stride + 16 * g, mask, y);
-        else
-          _mm512_mask_cvtepi32_storeu_epi16((int16_t*)c + i * c_stride + 16 * g, mask, y);
+        requant1(acc, &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize, mask);
       } else {
         for (size_t j = 0; j < cols; j++)
           qe_qs16_store1(c, i * c_stride + 16 * g + j,
@@ -218,6 +238,9 @@ static void ukernel32(size_t mr, size_t nc, size_t kp, const int16_t* a, size_t 
 #if MR > 8
     CASE32(9) CASE32(10) CASE32(11) CASE32(12)
 #endif
+#if MR > 12
+    CASE32(13) CASE32(14)
+#endif
     default: break;
   }
 }
@@ -229,6 +252,9 @@ static void ukernel64(size_t mr, size_t nc, size_t kp, const int16_t* a, size_t 
 #if MR > 8
     CASE64(9) CASE64(10) CASE64(11) CASE64(12)
 #endif
+#if MR > 12
+    CASE64(13) CASE64(14)
+#endif
     default: break;
   }
 }
@@ -236,6 +262,6 @@ static void ukernel64(size_t mr, size_t nc, size_t kp, const int16_t* a, size_t 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 const qe_qs16_gemm_kernel qe_qs16_gemm_kernel__avx512vnni = {
-    "qe_qs16_qc8w_gemm_minmax_" STR(MR) "x32c2__avx512vnni",
-    "qe_qs16_qc8w_gemm_acc64_minmax_" STR(MR) "x32c2__avx512vnni", QE_ISA_AVX512VNNI, MR, NR, 2,
+    "qe_qs16_qc8w_gemm_minmax_" STR(MR) "x" STR(NR) "c2__avx512vnni",
+    "qe_qs16_qc8w_gemm_acc64_minmax_" STR(MR) "x" STR(NR) "c2__avx512vnni", QE_ISA_AVX512VNNI, MR, NR, 2,
     ukernel32, ukernel64};
