@@ -105,6 +105,45 @@ static inline __attribute__((always_inline)) __m512i qe_requant_col_high(
   return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
 }
 
+/* Output side of eq. 5 for GEMM-like kernels writing int8 or int16 (qe_requant_col_store). */
+typedef struct {
+  int clamp_lo, clamp_hi, out8;
+  __m512i lo64, hi64, qmin, qmax, zo;
+} qe_requant_out;
+
+static inline qe_requant_out qe_requant_out_init(int32_t zo, int32_t qmin, int32_t qmax,
+                                                 int out8) {
+  qe_requant_out o;
+  /* the narrowing stores saturate, so a clamp to the full output range costs nothing */
+  o.clamp_lo = qmin > (out8 ? -128 : -32768);
+  o.clamp_hi = qmax < (out8 ? 127 : 32767);
+  o.out8 = out8;
+  o.lo64 = _mm512_set1_epi64((int64_t)qmin - zo);
+  o.hi64 = _mm512_set1_epi64((int64_t)qmax - zo);
+  o.qmin = _mm512_set1_epi32(qmin);
+  o.qmax = _mm512_set1_epi32(qmax);
+  o.zo = _mm512_set1_epi32(zo);
+  return o;
+}
+
+/* eq. 5 on the 16 int32 accumulators of one column, stored as int8 (o->out8) or int16
+ * under mask. */
+static inline __attribute__((always_inline)) void qe_requant_col_store(
+    __m512i acc, const qe_requant_col* r, const qe_requant_out* o, void* c, __mmask16 mask) {
+  __m512i y;
+  if (r->high) {
+    y = qe_requant_col_high(acc, r);
+    if (o->clamp_lo) y = _mm512_max_epi32(y, o->qmin);
+    if (o->clamp_hi) y = _mm512_min_epi32(y, o->qmax);
+  } else {
+    y = _mm512_add_epi32(qe_requant_col_any(acc, r, o->lo64, o->hi64), o->zo);
+  }
+  if (o->out8)
+    _mm512_mask_cvtsepi32_storeu_epi8(c, mask, y);
+  else
+    _mm512_mask_cvtsepi32_storeu_epi16(c, mask, y);
+}
+
 static inline __mmask64 qe_mask64(size_t n) {
   return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
 }

@@ -106,43 +106,6 @@ INLINE void accumulate(const size_t R, const size_t KS, __m512i acc[MR][G],
     }
 }
 
-/* Output constants of eq. 5 for one call (see requant1). */
-typedef struct {
-  int clamp_lo, clamp_hi, out8;
-  __m512i lo64, hi64, qmin, qmax, zo;
-} out_consts;
-
-INLINE out_consts out_consts_load(const qe_qs16_params* p) {
-  out_consts o;
-  /* the narrowing stores saturate, so a clamp to the full output range costs nothing */
-  o.clamp_lo = p->qmin > (p->out8 ? -128 : -32768);
-  o.clamp_hi = p->qmax < (p->out8 ? 127 : 32767);
-  o.out8 = p->out8;
-  o.lo64 = _mm512_set1_epi64((int64_t)p->qmin - p->zo);
-  o.hi64 = _mm512_set1_epi64((int64_t)p->qmax - p->zo);
-  o.qmin = _mm512_set1_epi32(p->qmin);
-  o.qmax = _mm512_set1_epi32(p->qmax);
-  o.zo = _mm512_set1_epi32(p->zo);
-  return o;
-}
-
-/* eq. 5 on 16 int32 accumulators of one column, stored as int16 or int8 under mask. */
-INLINE void requant1(__m512i acc, const qe_requant_col* r, const out_consts* o, void* c,
-                     __mmask16 mask) {
-  __m512i y;
-  if (r->high) {
-    y = qe_requant_col_high(acc, r);
-    if (o->clamp_lo) y = _mm512_max_epi32(y, o->qmin);
-    if (o->clamp_hi) y = _mm512_min_epi32(y, o->qmax);
-  } else {
-    y = _mm512_add_epi32(qe_requant_col_any(acc, r, o->lo64, o->hi64), o->zo);
-  }
-  if (o->out8)
-    _mm512_mask_cvtsepi32_storeu_epi8(c, mask, y);
-  else
-    _mm512_mask_cvtsepi32_storeu_epi16(c, mask, y);
-}
-
 INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
                    const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
   const int32_t* bias = (const int32_t*)w;
@@ -158,13 +121,14 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   }
   accumulate(R, KSPLIT(R), acc, ar, wk, 0, kp / 2);
 
-  const out_consts o = out_consts_load(p);
+  const qe_requant_out o = qe_requant_out_init(p->zo, p->qmin, p->qmax, p->out8);
   const size_t esize = p->out8 ? 1 : 2;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
     const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
     const __mmask16 mask = (__mmask16)((1u << QE_MIN((size_t)16, nc - 16 * g)) - 1);
     for (size_t i = 0; i < R; i++)
-      requant1(acc[i][g], &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize, mask);
+      qe_requant_col_store(acc[i][g], &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize,
+                           mask);
   }
 }
 
@@ -176,7 +140,7 @@ INLINE void finish64(const size_t R, size_t nc, const int64_t* acc64, const void
   const int32_t* m0 = (const int32_t*)w + NR;
   const int32_t* sh = m0 + NR;
   const int64_t* bias64 = (const int64_t*)(sh + NR);
-  const out_consts o = out_consts_load(p);
+  const qe_requant_out o = qe_requant_out_init(p->zo, p->qmin, p->qmax, p->out8);
   const size_t esize = p->out8 ? 1 : 2;
   const __m512i i32min = _mm512_set1_epi64(INT32_MIN), i32max = _mm512_set1_epi64(INT32_MAX);
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
@@ -194,7 +158,7 @@ INLINE void finish64(const size_t R, size_t nc, const int64_t* acc64, const void
       if ((in0 & in1) == 0xFF) {
         const __m512i acc = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
                                                _mm512_cvtepi64_epi32(s1), 1);
-        requant1(acc, &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize, mask);
+        qe_requant_col_store(acc, &r, &o, (uint8_t*)c + (i * c_stride + 16 * g) * esize, mask);
       } else {
         for (size_t j = 0; j < cols; j++)
           qe_qs16_store1(c, i * c_stride + 16 * g + j,
