@@ -288,10 +288,15 @@ def test_conv2d_bad_input(rng):
 # ---- operators --------------------------------------------------------------------------------
 
 def test_add(isa, rng):
-    for shape_a, shape_b in [((2, 5, 7, 3), (2, 5, 7, 3)), ((1, 3, 3, 17), (17,)),
-                             ((4100,), ()), ((1,), (1,))]:
-        a = rng.integers(-32768, 32768, shape_a).astype(np.int16)
+    for i, (shape_a, shape_b) in enumerate(
+            [((2, 5, 7, 3), (2, 5, 7, 3)), ((1, 3, 3, 17), (17,)), ((4100,), ()),
+             ((1,), (1,)), ((17,), (2, 3, 17)), ((), (5, 8193)), ((3, 1, 5), (1, 4, 1)),
+             ((2, 1, 3, 1), (1, 5, 1, 7)), ((1, 1), (1, 9)), ((2, 3, 1, 1), (1,))]):
+        a = np.asarray(rng.integers(-32768, 32768, shape_a)).astype(np.int16)
         b = np.asarray(rng.integers(-32768, 32768, shape_b)).astype(np.int16)
+        if i % 3 == 2:  # extremes
+            a = np.where(rng.random(shape_a) < 0.5, -32768, 32767).astype(np.int16)
+            b = np.where(rng.random(shape_b) < 0.5, -32768, 32767).astype(np.int16)
         for sa, za, sb, zb, sy, zy in [(2**-10, 0, 2**-12, 0, 2**-10, 0),
                                        (0.013, -100, 0.021, 300, 0.03, 17),
                                        (2**-8, 0, 2**-8, 0, 2**-9, 0)]:

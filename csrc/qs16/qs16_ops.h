@@ -20,6 +20,8 @@ typedef struct {
                      const int32_t* sh, int acc64, void* y, const qe_qs16_params* p);
   void (*add)(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
               const qe_qs16_add_params* p);
+  /* add with b one value repeated (a broadcast b) */
+  void (*addc)(size_t n, const int16_t* a, int16_t b, int16_t* y, const qe_qs16_add_params* p);
   void (*max)(size_t c, size_t k, const int16_t* const* rows, int16_t* y, int32_t qmin,
               int32_t qmax);
   void (*sum)(size_t c, size_t k, const int16_t* const* rows, int64_t* acc);

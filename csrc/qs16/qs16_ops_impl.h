@@ -94,6 +94,15 @@ static void vadd(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
   }
 }
 
+/* eq. 23 with b one value: its term b kb + bias is formed once. */
+static void vaddc(size_t n, const int16_t* a, int16_t b, int16_t* y,
+                  const qe_qs16_add_params* p) {
+  const int64_t cb = (int64_t)b * p->kb + p->bias;
+  for (size_t i = 0; i < n; i++)
+    y[i] = (int16_t)qe_qs16_requant64((int64_t)a[i] * p->ka + cb, p->m0, p->sh, p->zo,
+                                      p->qmin, p->qmax);
+}
+
 /* y = clamp(max over k rows, qmin, qmax) (eq. 14); rows may include y itself. */
 static void vmax(size_t c, size_t k, const int16_t* const* rows, int16_t* y, int32_t qmin,
                  int32_t qmax) {
@@ -150,5 +159,5 @@ static void requantize(size_t n, const void* x, int in16, void* y, int out16,
 #undef RQ
 }
 
-const qe_qs16_ops QE_QS16_OPS_TABLE = {QE_QS16_OPS_NAME, dwconv_row, vadd, vmax, vsum,
+const qe_qs16_ops QE_QS16_OPS_TABLE = {QE_QS16_OPS_NAME, dwconv_row, vadd, vaddc, vmax, vsum,
                                        vrequant64, quantize, dequantize, requantize};
