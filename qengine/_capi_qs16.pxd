@@ -39,6 +39,9 @@ cdef extern from "qengine.h" nogil:
         int32_t m0, sh, zo, qmin, qmax
     void qe_qs16_add(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
                      const qe_qs16_add_params* p, int num_threads)
+    void qe_qs16_add_bcast(size_t ndim, const size_t* shape, const int16_t* a,
+                           const size_t* a_strides, const int16_t* b, const size_t* b_strides,
+                           int16_t* y, const qe_qs16_add_params* p, int num_threads)
     void qe_qs16_maxpool(const qe_pool_geometry* g, const int16_t* x, int16_t* y, int32_t qmin,
                          int32_t qmax, int num_threads)
     void qe_qs16_avgpool(const qe_pool_geometry* g, const int16_t* x, int16_t* y,

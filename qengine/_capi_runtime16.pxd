@@ -24,7 +24,10 @@ cdef extern from "qengine.h" nogil:
     void qe_step_conv2d16(const void* op, uint8_t* arena, void* scratch, int num_threads)
 
     ctypedef struct qe_add16_op:
-        size_t n
+        size_t ndim
+        size_t shape[6]
+        size_t a_strides[6]
+        size_t b_strides[6]
         qe_qs16_add_params params
         size_t a, b, out
     void qe_step_add16(const void* op, uint8_t* arena, void* scratch, int num_threads)

@@ -164,16 +164,15 @@ def add16_params(a_scale, a_zero_point, b_scale, b_zero_point, y_scale):
 def add16(a, b, a_scale, a_zero_point, b_scale, b_zero_point, y_scale, y_zero_point,
           qmin=None, qmax=None, num_threads=1):
     """int16 y = a + b in real values (eq. 23), exact int64 sum, one rounding; numpy
-    broadcasting (a broadcast input is materialised first)."""
+    broadcasting (as K.add: the kernel walks the broadcast geometry, nothing is copied)."""
     from qengine._kernels_ops import _broadcast
     a, b = int16_array("a", a, np.ndim(a)), int16_array("b", b, np.ndim(b))
-    out_shape = _broadcast(a, b)[0]
+    out_shape, shape, sa, sb = _broadcast(a, b)
     zo = _zp16("y_zero_point", y_zero_point)
     qmin, qmax = _clamp16(qmin, qmax)
     ka, kb, bias, m0, sh = add16_params(a_scale, a_zero_point, b_scale, b_zero_point, y_scale)
-    a = np.ascontiguousarray(np.broadcast_to(a, out_shape)).reshape(-1)
-    b = np.ascontiguousarray(np.broadcast_to(b, out_shape)).reshape(-1)
-    y = _native.qs16_add(a, b, (ka, kb, bias, m0, sh, zo, qmin, qmax), V.threads(num_threads))
+    y = _native.qs16_add(shape, a.reshape(-1), sa, b.reshape(-1), sb,
+                         (ka, kb, bias, m0, sh, zo, qmin, qmax), V.threads(num_threads))
     return y.reshape(out_shape)
 
 

@@ -144,15 +144,22 @@ def qs16_kernel_name(str op):
     return qe_qs16_ops_kernel_name(op.encode()).decode()
 
 
-def qs16_add(const int16_t[::1] a, const int16_t[::1] b, tuple params, int num_threads):
+def qs16_add(tuple shape, const int16_t[::1] a, tuple a_strides, const int16_t[::1] b,
+             tuple b_strides, tuple params, int num_threads):
+    """As ops_add (coalesced broadcast geometry) for int16; params = (ka, kb, bias, m0, sh,
+    zo, qmin, qmax) of eq. 23."""
+    cdef size_t s[6]
+    cdef size_t sa[6]
+    cdef size_t sb[6]
+    cdef size_t ndim = len(shape)
+    _eltwise_geometry(shape, a_strides, b_strides, s, sa, sb)
     cdef qe_qs16_add_params p
     p.ka, p.kb, p.bias, p.m0, p.sh, p.zo, p.qmin, p.qmax = params
-    cdef size_t n = a.shape[0]
-    out = np.empty(n, dtype=np.int16)
+    out = np.empty(int(np.prod(shape)), dtype=np.int16)
     cdef int16_t[::1] y = out
-    if n:
+    if y.shape[0]:
         with nogil:
-            qe_qs16_add(n, &a[0], &b[0], &y[0], &p, num_threads)
+            qe_qs16_add_bcast(ndim, s, &a[0], sa, &b[0], sb, &y[0], &p, num_threads)
     return out
 
 

@@ -37,12 +37,16 @@ def plan_set_conv16(Plan plan, size_t i, PackedConv2d16 pc, size_t n, size_t h, 
     p.out8, p.zo, p.qmin, p.qmax = out8, zo, qmin, qmax
 
 
-def plan_set_add16(Plan plan, size_t i, size_t n, tuple params, size_t a_off, size_t b_off,
-                   size_t out_off, str name):
-    """params = (ka, kb, bias, m0, sh, zo, qmin, qmax) of eq. 23."""
+def plan_set_add16(Plan plan, size_t i, tuple shape, tuple a_strides, tuple b_strides,
+                   tuple params, size_t a_off, size_t b_off, size_t out_off, str name):
+    """Coalesced broadcast geometry as set_eltwise; params = (ka, kb, bias, m0, sh, zo, qmin,
+    qmax) of eq. 23."""
     cdef qe_add16_op* p = <qe_add16_op*>plan._record(i, sizeof(qe_add16_op), qe_step_add16,
                                                      name, None)
-    p.n = n
+    cdef size_t d
+    p.ndim = len(shape)
+    for d in range(p.ndim):
+        p.shape[d], p.a_strides[d], p.b_strides[d] = shape[d], a_strides[d], b_strides[d]
     (p.params.ka, p.params.kb, p.params.bias, p.params.m0, p.params.sh, p.params.zo,
      p.params.qmin, p.params.qmax) = params
     p.a, p.b, p.out = a_off, b_off, out_off

@@ -422,18 +422,14 @@ class Add(_Op):
         if not node.wide:
             _all_int8(node, ins, outs)
         (a, b), y = ins, outs[0]
-        if node.wide:  # the 16-bit kernel adds same-shape values only
-            if tuple(a.shape) != tuple(b.shape):
-                _fail(node, f"int16 Add needs inputs of one shape, got {list(a.shape)} and "
-                            f"{list(b.shape)}")
-            need_shape(node, y, a.shape)
-            from qengine._kernels_qs16 import add16_params
-            qmin, qmax = _clamp(node, "int16")
-            node.params = (math.prod(a.shape), _derive(node, add16_params, a.scale, 0,
-                                                       b.scale, 0, y.scale) + (0, qmin, qmax))
-            return
         out_shape, shape, sa, sb = _broadcast(node, a, b)
         need_shape(node, y, out_shape)
+        if node.wide:
+            from qengine._kernels_qs16 import add16_params
+            qmin, qmax = _clamp(node, "int16")
+            node.params = (shape, sa, sb, _derive(node, add16_params, a.scale, 0, b.scale, 0,
+                                                  y.scale) + (0, qmin, qmax))
+            return
         qmin, qmax = _clamp(node)
         node.params = (shape, sa, sb, self.params(node, a, b, y) + (y.zero_point, qmin, qmax))
 

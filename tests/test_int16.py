@@ -92,6 +92,27 @@ def test_clamp_and_any_shift(isa, rng):
     assert not wide.acc64
 
 
+def test_shift_boundaries_with_extreme_zero_points(isa, rng):
+    # the AVX-512 kernel takes a 32-bit requantization when every sh of 16 channels is in
+    # [33, 61 - b] with |zo| <= 2^b (46 for any int16 zo, 54 for int8 zo): both sides of
+    # those limits, one channel off the fast range, large accumulators, both output widths
+    a, w, bias, m0, _ = _case(rng, 13, 37, 64)
+    a[0] = 32767
+    a[1] = -32768
+    for sh in (32, 33, 45, 46, 47, 53, 54, 55):
+        for zo in (-32768, 32767, -16385, 16384, 16385, 129, -128, 127, 0):
+            shs = np.full(37, sh, np.int32)
+            _check(a, w, bias, m0, shs, zo=zo)
+            _check(a, w, bias, m0, shs, zo=zo, qmin=zo - 3000 if zo > -29000 else zo,
+                   qmax=min(zo + 3000, 32767))
+            shs[5] = 32                            # one channel off the fast path
+            _check(a, w, bias, m0, shs, zo=zo)
+            if -128 <= zo <= 127:
+                _check(a, w, bias, m0, np.full(37, sh, np.int32), zo=zo, out_dtype=np.int8)
+                _check(a, w, bias, m0, np.full(37, sh, np.int32), zo=zo, qmin=-3, qmax=100,
+                       out_dtype=np.int8)
+
+
 @pytest.mark.parametrize("k", [1, 511, 512, 513, 4096])
 def test_extremes_force_int64(isa, k):
     # all-extreme operands: the true sums reach 4096 * 32768 * 127 ~ 2^34
@@ -184,6 +205,60 @@ def test_conv2d(isa, rng, case, monkeypatch):
                 assert_same(got, want, acc, case=case, generic=generic, threads=t)
 
 
+DW_CHANNELS = [1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 97]
+
+
+def _dw_check(x, w, bias, m0, sh, zo, geo, pad_value, out_dtype=None, qmin=None, qmax=None,
+              threads=(1,)):
+    lo, hi = I16 if out_dtype is None else (-128, 127)
+    qmin, qmax = lo if qmin is None else qmin, hi if qmax is None else qmax
+    want, acc = R.qconv2d(x, w, bias, m0, sh, zo, geo["stride"], geo["padding"],
+                          geo["dilation"], geo["groups"], pad_value, qmin, qmax)
+    for t in threads:
+        got = K.qconv2d(x, w, bias, m0, sh, zo, pad_value=pad_value, num_threads=t,
+                        out_dtype=out_dtype, qmin=qmin, qmax=qmax, **geo)
+        assert_same(got, want, acc, geo=geo, c=x.shape[-1], zo=zo, threads=t)
+
+
+def test_depthwise_channels_and_taps(isa, rng):
+    # the SIMD depthwise kernels step 16 or 32 channels and 16 output pixels (W = 37 is
+    # 16 + 16 + 5), two taps at a time (odd tap counts pair the last tap with zeros)
+    kernels = [(1, 1), (1, 2), (3, 3), (2, 3), (5, 5), (1, 7), (8, 8)]
+    for i, c in enumerate(DW_CHANNELS):
+        kh, kw = kernels[i % len(kernels)]
+        geo = dict(stride=(1 + i % 2, 1), padding=(kh // 2, kw // 2, kh // 2, kw // 2),
+                   dilation=(1, 1 + (i % 3 == 0)), groups=c)
+        x = rng.integers(-32768, 32768, (1 + i % 2, 5, 37, c)).astype(np.int16)
+        w = rng.integers(-127, 128, (c, kh, kw, 1)).astype(np.int8)
+        bias = rng.integers(-2**20, 2**20, c)
+        m0 = rng.integers(2**30, 2**31, c).astype(np.int32)
+        base = 31 + int(np.log2(18000 * 64 * np.sqrt(kh * kw) / 2**14))
+        sh = np.clip(base + rng.integers(-3, 4, c), 1, 62).astype(np.int32)
+        assert c == 1 or K.pack_conv2d16(w, bias, m0, sh, **geo).path == "depthwise"
+        zo = int(rng.integers(-32768, 32768))
+        _dw_check(x, w, bias, m0, sh, zo, geo, int(rng.integers(-32768, 32768)),
+                  threads=(1, 2, 3))
+        _dw_check(x, w, bias, m0, sh + 8, int(rng.integers(-128, 128)), geo, 0,
+                  out_dtype=np.int8, qmin=-100, qmax=90)
+
+
+def test_depthwise_extremes(isa, rng):
+    # all-extreme inputs and weights: the largest tap sums (64 x 32768 x 127 ~ 2^28), a
+    # bias that forces the int64 path, and requantization near both ends of the range
+    for c, (kh, kw) in [(33, (8, 8)), (16, (3, 3)), (1, (3, 3)), (70, (5, 5))]:
+        geo = dict(stride=(1, 1), padding=(1, 2, 1, 0), dilation=(1, 1), groups=c)
+        for xv, wv in [(-32768, -127), (-32768, 127), (32767, 127)]:
+            x = np.full((1, 9, 19, c), xv, np.int16)
+            w = np.full((c, kh, kw, 1), wv, np.int8)
+            w[::2] = -wv
+            for bias in (np.zeros(c, np.int64), np.full(c, 2**40), np.full(c, -2**40 + 7)):
+                acc64 = K.pack_conv2d16(w, bias, [2**30] * c, [40] * c, **geo).acc64
+                assert acc64 == bool(abs(int(bias[0])) + kh * kw * 127 * 32768 > 2**31 - 1)
+                for m0v, shv in [(2**30, 40), (2**31 - 1, 62), (2**30, 20), (2**30, 33)]:
+                    _dw_check(x, w, bias, np.full(c, m0v, np.int32), np.full(c, shv, np.int32),
+                              -5, geo, 32767 if xv < 0 else -32768, threads=(1, 3))
+
+
 def test_conv2d_paths(rng):
     x, w, bias, m0, sh, geo = _conv_case(rng, CONV_CASES[2])
     assert K.pack_conv2d16(w, bias, m0, sh, **geo).path == "depthwise"
@@ -213,10 +288,15 @@ def test_conv2d_bad_input(rng):
 # ---- operators --------------------------------------------------------------------------------
 
 def test_add(isa, rng):
-    for shape_a, shape_b in [((2, 5, 7, 3), (2, 5, 7, 3)), ((1, 3, 3, 17), (17,)),
-                             ((4100,), ()), ((1,), (1,))]:
-        a = rng.integers(-32768, 32768, shape_a).astype(np.int16)
+    for i, (shape_a, shape_b) in enumerate(
+            [((2, 5, 7, 3), (2, 5, 7, 3)), ((1, 3, 3, 17), (17,)), ((4100,), ()),
+             ((1,), (1,)), ((17,), (2, 3, 17)), ((), (5, 8193)), ((3, 1, 5), (1, 4, 1)),
+             ((2, 1, 3, 1), (1, 5, 1, 7)), ((1, 1), (1, 9)), ((2, 3, 1, 1), (1,))]):
+        a = np.asarray(rng.integers(-32768, 32768, shape_a)).astype(np.int16)
         b = np.asarray(rng.integers(-32768, 32768, shape_b)).astype(np.int16)
+        if i % 3 == 2:  # extremes
+            a = np.where(rng.random(shape_a) < 0.5, -32768, 32767).astype(np.int16)
+            b = np.where(rng.random(shape_b) < 0.5, -32768, 32767).astype(np.int16)
         for sa, za, sb, zb, sy, zy in [(2**-10, 0, 2**-12, 0, 2**-10, 0),
                                        (0.013, -100, 0.021, 300, 0.03, 17),
                                        (2**-8, 0, 2**-8, 0, 2**-9, 0)]:

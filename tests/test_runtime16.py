@@ -73,18 +73,24 @@ def _unary(op, shape, out_shape, sx, sy, ref, **attrs):
     return make
 
 
-def _add(rng):
-    g = GraphBuilder("fixed")
-    shape = (2, 5, 3, 7)
-    g.input("a", shape, 2.0**-10, 0, "int16")
-    g.input("b", shape, 2.0**-12, 0, "int16")
-    g.value("y", shape, 2.0**-9, 0, "int16")
-    g.node("Add", "add", ["a", "b"], ["y"], qmin=-20000, qmax=32767)
-    g.output("y")
+def _add(shape_a, shape_b):
+    """Add with numpy broadcasting; the reference is eq. 23 on exact int64 numpy sums."""
+    def make(rng):
+        g = GraphBuilder("fixed")
+        shape_y = np.broadcast_shapes(shape_a, shape_b)
+        g.input("a", shape_a, 2.0**-10, 0, "int16")
+        g.input("b", shape_b, 2.0**-12, 0, "int16")
+        g.value("y", shape_y, 2.0**-9, 0, "int16")
+        g.node("Add", "add", ["a", "b"], ["y"], qmin=-20000, qmax=32767)
+        g.output("y")
 
-    def ref(a, b):
-        return K.add16(a, b, 2.0**-10, 0, 2.0**-12, 0, 2.0**-9, 0, -20000, 32767)
-    return g, {"a": _x16(rng, shape), "b": _x16(rng, shape)}, ref
+        def ref(a, b):
+            from qengine._kernels_qs16 import add16_params
+            ka, kb, bias, m0, sh = add16_params(2.0**-10, 0, 2.0**-12, 0, 2.0**-9)
+            acc = a.astype(np.int64) * ka + b.astype(np.int64) * kb + bias
+            return R16.requantize(acc, m0, sh, 0, -20000, 32767)
+        return g, {"a": _x16(rng, shape_a, 32768), "b": _x16(rng, shape_b, 32767)}, ref
+    return make
 
 
 def _requant_case(din, dout, sx, sy):
@@ -118,7 +124,11 @@ CASES = {
     "depthwise3x3": lambda rng: _conv(rng, "int16", c=8, o=8, groups=8),
     "depthwise_mult2": lambda rng: _conv(rng, "int16", c=6, o=12, groups=6),
     "grouped": lambda rng: _conv(rng, "int16", c=8, o=6, groups=2),
-    "add": _add,
+    "add": _add((2, 5, 3, 7), (2, 5, 3, 7)),
+    "add_bcast_channels": _add((2, 5, 3, 7), (7,)),
+    "add_bcast_a": _add((1, 1, 3, 1), (2, 5, 3, 4099)),     # a broadcast, rows > one chunk
+    "add_bcast_both": _add((2, 1, 3, 1), (1, 5, 1, 7)),
+    "add_bcast_scalar": _add((1,), (3, 1)),
     "maxpool": _unary("MaxPool2D", POOL, (2, 5, 5, 5), 2.0**-8, 2.0**-8,
                       lambda x: K.maxpool2d16(x, 3, 2, (1, 1, 1, 0), -30000, 30000),
                       kernel=[3, 3], stride=[2, 2], padding=[1, 1, 1, 0], qmin=-30000,
@@ -251,11 +261,11 @@ def test_int16_dtype_mismatches(tmp_path):
         qengine.load(_save(tmp_path, g, "c.qmodel"))
     g = GraphBuilder()
     g.input("a", (2, 3), 2.0**-8, 0, "int16")
-    g.input("b", (1, 3), 2.0**-8, 0, "int16")
+    g.input("b", (2, 4), 2.0**-8, 0, "int16")
     g.value("y", (2, 3), 2.0**-8, 0, "int16")
     g.node("Add", "add", ["a", "b"], ["y"])
     g.output("y")
-    with pytest.raises(ModelFormatError, match="one shape"):
+    with pytest.raises(ModelFormatError, match="do not broadcast"):
         qengine.load(_save(tmp_path, g, "d.qmodel"))
 
 

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
   __m256i m0, rnd, lo, hi, out_bias;
@@ -55,6 +56,80 @@ static inline __m256i qe_pack_avx2_32(__m256i a, __m256i b, __m256i c, __m256i d
 static inline __m128i qe_pack_avx2_8(__m256i a) {
   const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
   return _mm_packs_epi16(w, w);
+}
+
+/* ---- per-channel eq. 6 (one m0/sh per lane), for GEMM-like kernels ---- */
+#define QE_AVX2_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+  __m256i m0, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, off_even, off_odd;
+  __m256i lo_even, lo_odd, hi_even, hi_odd;
+} qe_requant_avx2_col;
+
+/* Constants of 8 channels m0[0..7], sh[0..7] (8 int32 each are read). */
+QE_AVX2_INLINE qe_requant_avx2_col qe_requant_avx2_col_load(const int32_t* m0, const int32_t* sh,
+                                                           int32_t zo, int32_t qmin,
+                                                           int32_t qmax) {
+  const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFF), one = _mm256_set1_epi64x(1);
+  const __m256i two62 = _mm256_set1_epi64x((int64_t)1 << 62), s62 = _mm256_set1_epi64x(62);
+  const __m256i lo = _mm256_set1_epi64x((int64_t)qmin - zo);
+  const __m256i hi = _mm256_set1_epi64x((int64_t)qmax - zo);
+  const __m256i vs = _mm256_loadu_si256((const __m256i*)sh);
+  qe_requant_avx2_col r;
+  r.m0 = _mm256_loadu_si256((const __m256i*)m0);
+  r.m0_odd = _mm256_srli_epi64(r.m0, 32);
+  r.sh_even = _mm256_and_si256(vs, low32);
+  r.sh_odd = _mm256_srli_epi64(vs, 32);
+  r.rnd_even = _mm256_add_epi64(two62, _mm256_sllv_epi64(one, _mm256_sub_epi64(r.sh_even, one)));
+  r.rnd_odd = _mm256_add_epi64(two62, _mm256_sllv_epi64(one, _mm256_sub_epi64(r.sh_odd, one)));
+  r.off_even = _mm256_sllv_epi64(one, _mm256_sub_epi64(s62, r.sh_even));
+  r.off_odd = _mm256_sllv_epi64(one, _mm256_sub_epi64(s62, r.sh_odd));
+  r.lo_even = _mm256_add_epi64(r.off_even, lo);
+  r.lo_odd = _mm256_add_epi64(r.off_odd, lo);
+  r.hi_even = _mm256_add_epi64(r.off_even, hi);
+  r.hi_odd = _mm256_add_epi64(r.off_odd, hi);
+  return r;
+}
+
+QE_AVX2_INLINE __m256i qe_requant_avx2_col_half(__m256i acc, __m256i m0, __m256i rnd,
+                                                __m256i sh, __m256i lo, __m256i hi,
+                                                __m256i off) {
+  __m256i u = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, m0), rnd), sh);
+  u = _mm256_blendv_epi8(u, lo, _mm256_cmpgt_epi64(lo, u));
+  u = _mm256_blendv_epi8(u, hi, _mm256_cmpgt_epi64(u, hi));
+  return _mm256_sub_epi64(u, off);
+}
+
+/* 8 int32 accumulators -> 8 int32 y + zo in [qmin, qmax]. */
+QE_AVX2_INLINE __m256i qe_requant_avx2_col8(__m256i acc, const qe_requant_avx2_col* r,
+                                            __m256i zo) {
+  const __m256i even = qe_requant_avx2_col_half(acc, r->m0, r->rnd_even, r->sh_even,
+                                                r->lo_even, r->hi_even, r->off_even);
+  const __m256i odd = qe_requant_avx2_col_half(_mm256_srli_epi64(acc, 32), r->m0_odd,
+                                               r->rnd_odd, r->sh_odd, r->lo_odd, r->hi_odd,
+                                               r->off_odd);
+  return _mm256_add_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), zo);
+}
+
+/* The first cols (<= 8) of 8 int32 already in range, stored as int8 (out8) or int16. */
+QE_AVX2_INLINE void qe_store8_avx2(void* c, size_t cols, __m256i y, int out8) {
+  const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+  if (out8) {
+    const __m128i b = _mm_packs_epi16(w16, w16);
+    if (cols == 8) {
+      _mm_storel_epi64((__m128i*)c, b);
+    } else {
+      int8_t tmp[16];
+      _mm_storeu_si128((__m128i*)tmp, b);
+      memcpy(c, tmp, cols);
+    }
+  } else if (cols == 8) {
+    _mm_storeu_si128((__m128i*)c, w16);
+  } else {
+    int16_t tmp[8];
+    _mm_storeu_si128((__m128i*)tmp, w16);
+    memcpy(c, tmp, cols * sizeof(int16_t));
+  }
 }
 
 #endif

@@ -40,6 +40,121 @@ static inline __m128i qe_requant_avx512_16(__m512i acc, const qe_requant_avx512*
   return _mm512_cvtsepi32_epi8(y);
 }
 
+/* Per-channel eq. 5 constants of one 16-channel column of a GEMM tile. */
+typedef struct {
+  int high; /* every sh in [33, sh_max(zo)]: the 32-bit path of qe_requant_col_high applies */
+  __m512i m0, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, sh32, rnd32;
+} qe_requant_col;
+
+/* From 16 m0 and 16 sh in registers (a depthwise kernel permutes them first). */
+static inline __attribute__((always_inline)) qe_requant_col qe_requant_col_make(
+    __m512i m0, __m512i vs, int32_t zo) {
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
+  /* qe_requant_col_high needs |zo| 2^(sh-32) <= 2^29: with |zo| <= 2^b, sh <= 61 - b
+   * (54 for every int8 zo, 46 for every int16 zo) */
+  int32_t sh_max = 54;
+  const int64_t zabs = zo < 0 ? -(int64_t)zo : zo;
+  while (zabs > ((int64_t)1 << (61 - sh_max))) sh_max--;
+  qe_requant_col r;
+  r.m0 = m0; /* vpmuldq reads the low (even) int32 of each 64-bit lane */
+  r.m0_odd = _mm512_srli_epi64(r.m0, 32);
+  r.high = (_mm512_cmpge_epi32_mask(vs, _mm512_set1_epi32(33)) &
+            _mm512_cmple_epi32_mask(vs, _mm512_set1_epi32(sh_max))) == 0xFFFF;
+  if (r.high) {
+    r.sh32 = _mm512_sub_epi32(vs, _mm512_set1_epi32(32));
+    /* 2^(sh-33) rounds; zo * 2^(sh-32) adds zo after the shift, exactly */
+    r.rnd32 = _mm512_add_epi32(
+        _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(vs, _mm512_set1_epi32(33))),
+        _mm512_sllv_epi32(_mm512_set1_epi32(zo), r.sh32));
+  } else {
+    r.sh_even = _mm512_and_si512(vs, low32);
+    r.sh_odd = _mm512_srli_epi64(vs, 32);
+    r.rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(r.sh_even, one));
+    r.rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(r.sh_odd, one));
+  }
+  return r;
+}
+
+static inline __attribute__((always_inline)) qe_requant_col qe_requant_col_load(
+    const int32_t* m0, const int32_t* sh, int32_t zo) {
+  return qe_requant_col_make(_mm512_loadu_si512(m0), _mm512_loadu_si512(sh), zo);
+}
+
+/* The odd int32 lanes moved to the even positions vpmuldq reads: vpshufd runs on port 5,
+ * where a 64-bit shift would join the multiplies and variable shifts on port 0. */
+static inline __attribute__((always_inline)) __m512i qe_odd_lanes(__m512i v) {
+  return _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xF5);
+}
+
+/* eq. 5 on 16 accumulators, any sh in [1, 62]: 64-bit lanes throughout; returns 16 int32
+ * in [qmin - zo, qmax - zo]. lo, hi: those bounds in 64-bit lanes. */
+static inline __attribute__((always_inline)) __m512i qe_requant_col_any(
+    __m512i acc, const qe_requant_col* r, __m512i lo, __m512i hi) {
+  __m512i even = _mm512_mul_epi32(acc, r->m0);
+  __m512i odd = _mm512_mul_epi32(qe_odd_lanes(acc), r->m0_odd);
+  even = _mm512_srav_epi64(_mm512_add_epi64(even, r->rnd_even), r->sh_even);
+  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, r->rnd_odd), r->sh_odd);
+  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
+  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
+  /* even results sit in the low int32 of their 64-bit lane already; odd ones move up */
+  return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xA0);
+}
+
+/* eq. 5 when 33 <= sh <= sh_max(zo) (the converter makes sh >= 33 whenever M < 2^-2):
+ * with p = acc * m0 = P * 2^32 + L, 0 <= L < 2^32, and 2^(sh-1) = 2^(sh-33) * 2^32, the
+ * low word L cannot carry, so (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32)
+ * exactly. Adding zo * 2^(sh-32) before the shift adds zo after it, exactly. P (the high
+ * int32 of the product) has |P| <= 2^30 and |zo * 2^(sh-32)| <= 2^29, so the sum fits in
+ * int32. Only the products are 64-bit: 7 instructions per 16 outputs instead of 15.
+ * Returns y + zo, unclamped. */
+static inline __attribute__((always_inline)) __m512i qe_requant_col_high(
+    __m512i acc, const qe_requant_col* r) {
+  const __m512i even = _mm512_mul_epi32(acc, r->m0);
+  const __m512i odd = _mm512_mul_epi32(qe_odd_lanes(acc), r->m0_odd);
+  /* high int32 of each product: odd ones are in place, even ones move down */
+  const __m512i p = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
+  return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
+}
+
+/* Output side of eq. 5 for GEMM-like kernels writing int8 or int16 (qe_requant_col_store). */
+typedef struct {
+  int clamp_lo, clamp_hi, out8;
+  __m512i lo64, hi64, qmin, qmax, zo;
+} qe_requant_out;
+
+static inline qe_requant_out qe_requant_out_init(int32_t zo, int32_t qmin, int32_t qmax,
+                                                 int out8) {
+  qe_requant_out o;
+  /* the narrowing stores saturate, so a clamp to the full output range costs nothing */
+  o.clamp_lo = qmin > (out8 ? -128 : -32768);
+  o.clamp_hi = qmax < (out8 ? 127 : 32767);
+  o.out8 = out8;
+  o.lo64 = _mm512_set1_epi64((int64_t)qmin - zo);
+  o.hi64 = _mm512_set1_epi64((int64_t)qmax - zo);
+  o.qmin = _mm512_set1_epi32(qmin);
+  o.qmax = _mm512_set1_epi32(qmax);
+  o.zo = _mm512_set1_epi32(zo);
+  return o;
+}
+
+/* eq. 5 on the 16 int32 accumulators of one column, stored as int8 (o->out8) or int16
+ * under mask. */
+static inline __attribute__((always_inline)) void qe_requant_col_store(
+    __m512i acc, const qe_requant_col* r, const qe_requant_out* o, void* c, __mmask16 mask) {
+  __m512i y;
+  if (r->high) {
+    y = qe_requant_col_high(acc, r);
+    if (o->clamp_lo) y = _mm512_max_epi32(y, o->qmin);
+    if (o->clamp_hi) y = _mm512_min_epi32(y, o->qmax);
+  } else {
+    y = _mm512_add_epi32(qe_requant_col_any(acc, r, o->lo64, o->hi64), o->zo);
+  }
+  if (o->out8)
+    _mm512_mask_cvtsepi32_storeu_epi8(c, mask, y);
+  else
+    _mm512_mask_cvtsepi32_storeu_epi16(c, mask, y);
+}
+
 static inline __mmask64 qe_mask64(size_t n) {
   return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
 }

@@ -7,11 +7,14 @@
  * are permuted to match once per block and row, vpackssdw restores natural order, vpmovswb
  * narrows. Requantization is eq. 5 directly: vpmuldq on even and odd lanes, vpsravq, on an
  * accumulator clamped to [amin, amax] (dwconv.h); or, when every sh of a full block is in
- * [33, 54] (the usual case), the cheaper exact 32-bit form (requant_high). Channel tails use masked loads/stores;
+ * [33, 54] (the usual case), the GEMM kernels' cheaper exact 32-bit form
+ * (qe_requant_col_high, requant__avx512.h): no accumulator clamp is needed there, the
+ * result fits int32 and the saturating narrowing plus the int8 clamp finish the job. Channel tails use masked loads/stores;
  * a last block of <= 16 channels runs the same code on 256-bit vectors (AVX-512 VL), so
  * e.g. 144 channels cost 4.5 blocks, not 5. */
 #include <immintrin.h>
 
+#include "common/requant__avx512.h"
 #include "dwconv/dwconv.h"
 
 #define CB 32
@@ -23,8 +26,8 @@ static inline __m512i load_x(const int8_t* p, size_t nc, __mmask32 m) {
 }
 
 typedef struct {
-  int high; /* every sh in [33, 54]: the 32-bit form of requant_high applies */
-  __m512i bias, amin, amax, m0e, m0o, rnde, rndo, she, sho, sh32, rnd32;
+  __m512i bias, amin, amax, m0e, m0o, rnde, rndo, she, sho;
+  qe_requant_col col; /* col.high: the GEMM kernels' 32-bit form applies (requant__avx512.h) */
 } rq16;
 
 static inline __m512i perm(const int32_t* p, int half) {
@@ -48,24 +51,7 @@ static inline void rq_setup(rq16* q, const int32_t* packed, size_t cpad, size_t 
   const __m512i one = _mm512_set1_epi64(1);
   q->rnde = _mm512_sllv_epi64(one, _mm512_sub_epi64(q->she, one));
   q->rndo = _mm512_sllv_epi64(one, _mm512_sub_epi64(q->sho, one));
-  q->high = (_mm512_cmpge_epi32_mask(sh, _mm512_set1_epi32(33)) &
-             _mm512_cmple_epi32_mask(sh, _mm512_set1_epi32(54))) == 0xFFFF;
-  q->sh32 = _mm512_sub_epi32(sh, _mm512_set1_epi32(32));
-  q->rnd32 = _mm512_add_epi32(
-      _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(sh, _mm512_set1_epi32(33))),
-      _mm512_sllv_epi32(_mm512_set1_epi32(zo), q->sh32));
-}
-
-/* eq. 5 when 33 <= sh <= 54, as in the GEMM kernel (qs8_gemm__avx512vnni.c, requant16_high):
- * (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32) for the high int32 P of p = acc * m0,
- * and zo * 2^(sh-32) added before the shift adds zo after it. No accumulator clamp: the
- * result fits int32 and the saturating narrowing plus the int8 clamp finish the job.
- * Half the port-0 work of the 64-bit form. */
-static inline __m512i requant_high(__m512i acc, const rq16* q) {
-  const __m512i even = _mm512_mul_epi32(acc, q->m0e);
-  const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), q->m0o);
-  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
-  return _mm512_srav_epi32(_mm512_add_epi32(hi, q->rnd32), q->sh32);
+  q->col = qe_requant_col_make(m0, sh, zo);
 }
 
 static inline __m512i requant(__m512i acc, const rq16* q, __m512i zo) {
@@ -106,7 +92,8 @@ static inline __attribute__((always_inline)) void dw_pixels(
       acc1 = _mm512_dpwssd_epi32(acc1, _mm512_unpackhi_epi16(xa, xb), wh[q]);
     }
     if (high)
-      store(out + px * out_stride + c0, requant_high(acc0, q0), requant_high(acc1, q1), lo,
+      store(out + px * out_stride + c0, qe_requant_col_high(acc0, &q0->col),
+            qe_requant_col_high(acc1, &q1->col), lo,
             hi, nc, m);
     else
       store(out + px * out_stride + c0, requant(acc0, q0, zo), requant(acc1, q1, zo), lo, hi,
@@ -232,7 +219,7 @@ static inline __attribute__((always_inline)) void dw_rows(
     rq16 q0, q1;
     rq_setup(&q0, (const int32_t*)packed, cpad, c0, 0, p->zo);
     rq_setup(&q1, (const int32_t*)packed, cpad, c0, 1, p->zo);
-    if (nc == CB && q0.high && q1.high)
+    if (nc == CB && q0.col.high && q1.col.high)
       dw_pixels(1, c0, CB, m, pixels, taps, step, ind, wl, wh, &q0, &q1, zo, out, out_stride,
                 lo, hi);
     else if (nc == CB)

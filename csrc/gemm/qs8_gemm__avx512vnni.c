@@ -11,11 +11,13 @@
  * 64-bit products; then either (any sh) + 2^(sh-1), vpsravq (arithmetic shift by a
  * per-lane count), clamp to [qmin - zo, qmax - zo] in 64 bits and put the lanes back
  * together, or (all sh of the 16 channels in [33, 54], the usual case) the cheaper exact
- * 32-bit form of requant16_high. Then + zo, narrowed to int8 with vpmovsdb (saturating,
- * so the clamp to [-128, 127] is free) and stored under a mask of the nc valid channels. */
+ * 32-bit form of qe_requant_col_high (csrc/common/requant__avx512.h). Then + zo, narrowed
+ * to int8 with vpmovsdb (saturating, so the clamp to [-128, 127] is free) and stored under
+ * a mask of the nc valid channels. */
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/requant__avx512.h"
 #include "gemm/gemm.h"
 
 #ifndef QE_VNNI_MR
@@ -29,67 +31,6 @@
 #define G (NR / 16) /* zmm columns per row */
 
 #define INLINE static inline __attribute__((always_inline))
-
-/* Per-channel requantization constants of one 16-channel column. */
-typedef struct {
-  int high; /* every sh in [33, 54]: the 32-bit path of requant16_high applies */
-  __m512i m0, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, sh32, rnd32;
-} requant_col;
-
-INLINE requant_col requant_col_load(const int32_t* m0, const int32_t* sh, int32_t zo) {
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
-  const __m512i vs = _mm512_loadu_si512(sh);
-  requant_col r;
-  r.m0 = _mm512_loadu_si512(m0); /* vpmuldq reads the low (even) int32 of each 64-bit lane */
-  r.m0_odd = _mm512_srli_epi64(r.m0, 32);
-  r.high = (_mm512_cmpge_epi32_mask(vs, _mm512_set1_epi32(33)) &
-            _mm512_cmple_epi32_mask(vs, _mm512_set1_epi32(54))) == 0xFFFF;
-  if (r.high) {
-    r.sh32 = _mm512_sub_epi32(vs, _mm512_set1_epi32(32));
-    /* 2^(sh-33) rounds; zo * 2^(sh-32) adds zo after the shift, exactly */
-    r.rnd32 = _mm512_add_epi32(
-        _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(vs, _mm512_set1_epi32(33))),
-        _mm512_sllv_epi32(_mm512_set1_epi32(zo), r.sh32));
-  } else {
-    r.sh_even = _mm512_and_si512(vs, low32);
-    r.sh_odd = _mm512_srli_epi64(vs, 32);
-    r.rnd_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(r.sh_even, one));
-    r.rnd_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(r.sh_odd, one));
-  }
-  return r;
-}
-
-/* The odd int32 lanes moved to the even positions vpmuldq reads: vpshufd runs on port 5,
- * where a 64-bit shift would join the multiplies and variable shifts on port 0. */
-INLINE __m512i odd_lanes(__m512i v) { return _mm512_shuffle_epi32(v, (_MM_PERM_ENUM)0xF5); }
-
-/* eq. 5 on 16 accumulators, any sh in [1, 62]: 64-bit lanes throughout; returns 16 int32
- * in [qmin - zo, qmax - zo]. lo, hi: those bounds in 64-bit lanes. */
-INLINE __m512i requant16_any(__m512i acc, const requant_col* r, __m512i lo, __m512i hi) {
-  __m512i even = _mm512_mul_epi32(acc, r->m0);
-  __m512i odd = _mm512_mul_epi32(odd_lanes(acc), r->m0_odd);
-  even = _mm512_srav_epi64(_mm512_add_epi64(even, r->rnd_even), r->sh_even);
-  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, r->rnd_odd), r->sh_odd);
-  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
-  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
-  /* even results sit in the low int32 of their 64-bit lane already; odd ones move up */
-  return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xA0);
-}
-
-/* eq. 5 when 33 <= sh <= 54 (the converter makes sh >= 33 whenever M < 2^-2): with
- * p = acc * m0 = P * 2^32 + L, 0 <= L < 2^32, and 2^(sh-1) = 2^(sh-33) * 2^32, the low
- * word L cannot carry, so (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32) exactly.
- * Adding zo * 2^(sh-32) before the shift adds zo after it, exactly. P (the high int32 of
- * the product) has |P| <= 2^30 and |zo * 2^(sh-32)| <= 2^29 for sh <= 54, so the sum fits
- * in int32. Only the products are 64-bit: 7 instructions per 16 outputs instead of 15.
- * Returns y + zo, unclamped. */
-INLINE __m512i requant16_high(__m512i acc, const requant_col* r) {
-  const __m512i even = _mm512_mul_epi32(acc, r->m0);
-  const __m512i odd = _mm512_mul_epi32(odd_lanes(acc), r->m0_odd);
-  /* high int32 of each product: odd ones are in place, even ones move down */
-  const __m512i p = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
-  return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
-}
 
 /* acc += dot4(u8 a, s8 w) per int32 lane. Inline asm rather than _mm512_dpbusd_epi32:
  * gcc 12 does not tie the accumulator's input and output registers for the intrinsic
@@ -161,17 +102,17 @@ INLINE void tile(const size_t R, const size_t KS, size_t nc, size_t kp, const in
   /* the int8 store saturates, so [-128, 127] needs no clamp instructions */
   const int clamp_lo = p->qmin > -128, clamp_hi = p->qmax < 127;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
-    const requant_col r = requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
+    const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
     const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
     const __mmask16 mask = (__mmask16)((1u << cols) - 1);
     for (size_t i = 0; i < R; i++) {
       __m512i y;
       if (r.high) {
-        y = requant16_high(acc[0][i][g], &r);
+        y = qe_requant_col_high(acc[0][i][g], &r);
         if (clamp_lo) y = _mm512_max_epi32(y, qmin);
         if (clamp_hi) y = _mm512_min_epi32(y, qmax);
       } else {
-        y = _mm512_add_epi32(requant16_any(acc[0][i][g], &r, lo64, hi64), zo);
+        y = _mm512_add_epi32(qe_requant_col_any(acc[0][i][g], &r, lo64, hi64), zo);
       }
       _mm512_mask_cvtsepi32_storeu_epi8(c + i * c_stride + 16 * g, mask, y);
     }

@@ -73,6 +73,12 @@ typedef struct {
 } qe_qs16_add_params;
 void qe_qs16_add(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
                  const qe_qs16_add_params* p, int num_threads);
+/* The same with numpy broadcasting, geometry as qe_qs8_add (qengine_ops.h): ndim <=
+ * QE_ELTWISE_MAX_DIMS coalesced dims, strides in elements, 0 on broadcast dims; y is
+ * contiguous. */
+void qe_qs16_add_bcast(size_t ndim, const size_t* shape, const int16_t* a,
+                       const size_t* a_strides, const int16_t* b, const size_t* b_strides,
+                       int16_t* y, const qe_qs16_add_params* p, int num_threads);
 
 /* eq. 14 on int16 (geometry of qengine_ops.h). */
 void qe_qs16_maxpool(const qe_pool_geometry* g, const int16_t* x, int16_t* y, int32_t qmin,

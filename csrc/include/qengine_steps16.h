@@ -37,9 +37,12 @@ typedef struct {
 } qe_conv16_op;
 void qe_step_conv2d16(const void* op, uint8_t* arena, void* scratch, int num_threads);
 
-/* Add of two same-shape int16 values (eq. 23). */
+/* Add of two int16 values (eq. 23), coalesced broadcast geometry as qe_eltwise_op. */
 typedef struct {
-  size_t n;
+  size_t ndim;
+  size_t shape[QE_ELTWISE_MAX_DIMS];
+  size_t a_strides[QE_ELTWISE_MAX_DIMS];
+  size_t b_strides[QE_ELTWISE_MAX_DIMS];
   qe_qs16_add_params params;
   size_t a, b, out;
 } qe_add16_op;

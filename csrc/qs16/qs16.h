@@ -8,8 +8,9 @@
  *     int64 bias64[NR]
  *     int16 w[Kp / KR][NR][KR]   w[kb][j][r] = W[j0 + j, kb * KR + r], zero padded
  *   Channels past N are padded with bias 0, m0 0, sh 1, weights 0.
- * Packed activations: rows of Kp int16, zero padded past K (always packed: the copy also
- * pads odd K for KR = 2 and costs M * K, nothing next to M * N * K). */
+ * Activations: the kernels read rows of Kp int16 at any row stride, so the caller's rows
+ * are used in place when K % KR == 0; only odd K with KR = 2 is copied into zero-padded
+ * rows of Kp (scratch; the copy read and wrote 4 MiB per call at 1024^3, ~3% of it). */
 #ifndef QE_QS16_H
 #define QE_QS16_H
 

@@ -2,8 +2,9 @@
  *
  * Paths as for int8 (qe_conv2d_setup decides from the geometry):
  *  - 1x1, stride 1, unpadded, one group: the NHWC input is the GEMM's A, one 16x8 GEMM.
- *  - depthwise (groups == C): dwconv_pixel of the variant's ops table, one task per output
- *    row; padding taps read a row of pad_value.
+ *  - depthwise (groups == C): dwconv_row of the variant's ops table over up to
+ *    QE_QS16_DW_PIXELS output pixels at a time, one task per output row; padding taps
+ *    read a row of pad_value.
  *  - anything else: per group, im2col rows (int16, padded with pad_value) of all output
  *    pixels, then the 16x8 GEMM over them, writing its group's columns of y.
  * Weights: GEMM paths, per group one qe_qs16_gemm_pack_w blob of [O/groups, kh*kw*Cg]
@@ -14,7 +15,7 @@
 
 #include "qs16/qs16_ops.h"
 
-#define DW_MAX_TAPS 64
+#define DW_MAX_TAPS QE_QS16_DW_MAX_TAPS
 
 void qe_qs16_conv2d_setup(qe_conv2d* conv, int isa, int force_generic) {
   qe_conv2d_setup(conv, isa, force_generic);
@@ -112,19 +113,21 @@ static void dw_task(void* ctx, size_t t) {
   const int32_t* m0 = (const int32_t*)(bias + c);
   const int32_t* sh = m0 + c;
   const int16_t* wk = (const int16_t*)(sh + c);
-  const int16_t* rows[DW_MAX_TAPS];
-  for (size_t ox = 0; ox < J->wo; ox++) {
+  const int16_t* ind[QE_QS16_DW_PIXELS * DW_MAX_TAPS];
+  for (size_t ox0 = 0; ox0 < J->wo; ox0 += QE_QS16_DW_PIXELS) {
+    const size_t pixels = QE_MIN((size_t)QE_QS16_DW_PIXELS, J->wo - ox0);
     size_t k = 0;
-    for (size_t ky = 0; ky < cv->kh; ky++) {
-      const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top;
-      for (size_t kx = 0; kx < cv->kw; kx++, k++) {
-        const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
-        rows[k] = (iy >= J->h || ix >= J->w) ? J->pad_row
-                                             : J->x + ((b * J->h + iy) * J->w + ix) * c;
+    for (size_t ox = ox0; ox < ox0 + pixels; ox++)
+      for (size_t ky = 0; ky < cv->kh; ky++) {
+        const size_t iy = oy * cv->stride_h + ky * cv->dilation_h - cv->pad_top;
+        for (size_t kx = 0; kx < cv->kw; kx++, k++) {
+          const size_t ix = ox * cv->stride_w + kx * cv->dilation_w - cv->pad_left;
+          ind[k] = (iy >= J->h || ix >= J->w) ? J->pad_row
+                                              : J->x + ((b * J->h + iy) * J->w + ix) * c;
+        }
       }
-    }
-    J->ops->dwconv_pixel(c, taps, rows, wk, bias, m0, sh, acc64,
-                         J->y + ((b * J->ho + oy) * J->wo + ox) * c * J->esize, &J->p);
+    J->ops->dwconv_row(c, pixels, taps, ind, wk, bias, m0, sh, acc64,
+                       J->y + ((b * J->ho + oy) * J->wo + ox0) * c * J->esize, &J->p);
   }
 }
 

@@ -93,8 +93,12 @@ void qe_qs16_gemm_pack_a(const qe_qs16_gemm_kernel* k, size_t m, size_t kdim,
   }
 }
 
+/* Rows whose K is a multiple of KR are already in the kernels' layout (any row stride):
+ * only odd K with KR = 2 needs the zero-padded copy. */
+static int packs_a(const qe_qs16_gemm_kernel* k, size_t kdim) { return kdim % k->kr != 0; }
+
 size_t qe_qs16_gemm_scratch_size(const qe_qs16_gemm_kernel* k, size_t m, size_t kdim) {
-  return m * qe_round_up(kdim, k->kr) * sizeof(int16_t) + 64;
+  return packs_a(k, kdim) ? m * qe_round_up(kdim, k->kr) * sizeof(int16_t) + 64 : 0;
 }
 
 /* Tasks: (a block of rows) x (one panel of NR channels), as in csrc/gemm/gemm.c; tiles do
@@ -104,6 +108,7 @@ typedef struct {
   qe_qs16_ukernel_fn ukernel;
   size_t m, n, kp;
   const int16_t* a;
+  size_t a_stride;
   const uint8_t* w;
   size_t panel_bytes;
   uint8_t* c;
@@ -120,7 +125,7 @@ static void gemm_task(void* ctx, size_t t) {
   const size_t row_end = QE_MIN(J->m, (block + 1) * J->rows_per_block);
   const void* w = J->w + panel * J->panel_bytes;
   for (size_t i = block * J->rows_per_block; i < row_end; i += mr)
-    J->ukernel(QE_MIN(mr, row_end - i), nc, J->kp, J->a + i * J->kp, J->kp, w,
+    J->ukernel(QE_MIN(mr, row_end - i), nc, J->kp, J->a + i * J->a_stride, J->a_stride, w,
                J->c + (i * J->c_stride + j0) * J->out_size, J->c_stride, &J->p);
 }
 
@@ -145,11 +150,15 @@ void qe_qs16_gemm_run(const qe_qs16_gemm_kernel* k, size_t m, size_t n, size_t k
                       void* scratch, int num_threads) {
   if (m == 0 || n == 0) return;
   const size_t kp = qe_round_up(kdim, k->kr);
-  int16_t* packed_a = (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  pack_job pj = {k, m, kdim, 256, a, a_stride, packed_a};
-  qe_parallel_for(num_threads, qe_div_up(m, pj.rows), pack_task, &pj);
+  if (packs_a(k, kdim)) {
+    int16_t* packed_a = (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    pack_job pj = {k, m, kdim, 256, a, a_stride, packed_a};
+    qe_parallel_for(num_threads, qe_div_up(m, pj.rows), pack_task, &pj);
+    a = packed_a;
+    a_stride = kp;
+  }
   const int acc64 = qe_qs16_gemm_packed_acc64(packed_w);
-  gemm_job J = {k, acc64 ? k->ukernel64 : k->ukernel32, m, n, kp, packed_a,
+  gemm_job J = {k, acc64 ? k->ukernel64 : k->ukernel32, m, n, kp, a, a_stride,
                 (const uint8_t*)packed_w + QE_QS16_HEADER_BYTES, qe_qs16_panel_bytes(k, kdim),
                 (uint8_t*)c, c_stride, out8 ? 1 : 2, {zo, qmin, qmax, out8}, 0,
                 qe_div_up(n, k->nr)};

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/requant__avx2.h"
 #include "qs16/qs16.h"
 
 #define MR 4
@@ -39,71 +40,6 @@ INLINE void accumulate(const size_t R, __m256i acc[MR][G], const int16_t* const*
   }
 }
 
-typedef struct {
-  __m256i m0, m0_odd, sh_even, sh_odd, rnd_even, rnd_odd, off_even, off_odd;
-  __m256i lo_even, lo_odd, hi_even, hi_odd;
-} requant_col;
-
-INLINE requant_col requant_col_load(const int32_t* m0, const int32_t* sh,
-                                    const qe_qs16_params* p) {
-  const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFF), one = _mm256_set1_epi64x(1);
-  const __m256i two62 = _mm256_set1_epi64x((int64_t)1 << 62), s62 = _mm256_set1_epi64x(62);
-  const __m256i lo = _mm256_set1_epi64x((int64_t)p->qmin - p->zo);
-  const __m256i hi = _mm256_set1_epi64x((int64_t)p->qmax - p->zo);
-  const __m256i vs = _mm256_loadu_si256((const __m256i*)sh);
-  requant_col r;
-  r.m0 = _mm256_loadu_si256((const __m256i*)m0);
-  r.m0_odd = _mm256_srli_epi64(r.m0, 32);
-  r.sh_even = _mm256_and_si256(vs, low32);
-  r.sh_odd = _mm256_srli_epi64(vs, 32);
-  r.rnd_even = _mm256_add_epi64(two62, _mm256_sllv_epi64(one, _mm256_sub_epi64(r.sh_even, one)));
-  r.rnd_odd = _mm256_add_epi64(two62, _mm256_sllv_epi64(one, _mm256_sub_epi64(r.sh_odd, one)));
-  r.off_even = _mm256_sllv_epi64(one, _mm256_sub_epi64(s62, r.sh_even));
-  r.off_odd = _mm256_sllv_epi64(one, _mm256_sub_epi64(s62, r.sh_odd));
-  r.lo_even = _mm256_add_epi64(r.off_even, lo);
-  r.lo_odd = _mm256_add_epi64(r.off_odd, lo);
-  r.hi_even = _mm256_add_epi64(r.off_even, hi);
-  r.hi_odd = _mm256_add_epi64(r.off_odd, hi);
-  return r;
-}
-
-INLINE __m256i requant_half(__m256i acc, __m256i m0, __m256i rnd, __m256i sh, __m256i lo,
-                            __m256i hi, __m256i off) {
-  __m256i u = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, m0), rnd), sh);
-  u = _mm256_blendv_epi8(u, lo, _mm256_cmpgt_epi64(lo, u));
-  u = _mm256_blendv_epi8(u, hi, _mm256_cmpgt_epi64(u, hi));
-  return _mm256_sub_epi64(u, off);
-}
-
-/* 8 accumulators -> 8 int32 y + zo in [qmin, qmax]. */
-INLINE __m256i requant8(__m256i acc, const requant_col* r, __m256i zo) {
-  const __m256i even = requant_half(acc, r->m0, r->rnd_even, r->sh_even, r->lo_even,
-                                    r->hi_even, r->off_even);
-  const __m256i odd = requant_half(_mm256_srli_epi64(acc, 32), r->m0_odd, r->rnd_odd,
-                                   r->sh_odd, r->lo_odd, r->hi_odd, r->off_odd);
-  return _mm256_add_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), zo);
-}
-
-INLINE void store8(void* c, size_t cols, __m256i y, int out8) {
-  const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
-  if (out8) {
-    const __m128i b = _mm_packs_epi16(w16, w16);
-    if (cols == 8) _mm_storel_epi64((__m128i*)c, b);
-    else {
-      int8_t tmp[16];
-      _mm_storeu_si128((__m128i*)tmp, b);
-      memcpy(c, tmp, cols);
-    }
-  } else {
-    if (cols == 8) _mm_storeu_si128((__m128i*)c, w16);
-    else {
-      int16_t tmp[8];
-      _mm_storeu_si128((__m128i*)tmp, w16);
-      memcpy(c, tmp, cols * sizeof(int16_t));
-    }
-  }
-}
-
 INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_t a_stride,
                    const void* w, void* c, size_t c_stride, const qe_qs16_params* p) {
   const int32_t* bias = (const int32_t*)w;
@@ -121,11 +57,12 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   const __m256i zo = _mm256_set1_epi32(p->zo);
   const size_t esize = p->out8 ? 1 : 2;
   for (size_t g = 0; g < G && 8 * g < nc; g++) {
-    const requant_col r = requant_col_load(m0 + 8 * g, sh + 8 * g, p);
+    const qe_requant_avx2_col r =
+        qe_requant_avx2_col_load(m0 + 8 * g, sh + 8 * g, p->zo, p->qmin, p->qmax);
     const size_t cols = QE_MIN((size_t)8, nc - 8 * g);
     for (size_t i = 0; i < R; i++)
-      store8((uint8_t*)c + (i * c_stride + 8 * g) * esize, cols, requant8(acc[i][g], &r, zo),
-             p->out8);
+      qe_store8_avx2((uint8_t*)c + (i * c_stride + 8 * g) * esize, cols,
+                     qe_requant_avx2_col8(acc[i][g], &r, zo), p->out8);
   }
 }
 

@@ -52,17 +52,67 @@ typedef struct {
   int in16, out16;
 } elt_job;
 
+/* Add with numpy broadcasting, as the int8 driver (csrc/eltwise/eltwise.c): rows along the
+ * last of the coalesced dims, tasks of (row, chunk of the row); a broadcast a swaps the
+ * operands (eq. 23 is symmetric under a <-> b, ka <-> kb; the bias stays). */
+typedef struct {
+  const qe_qs16_ops* k;
+  size_t ndim, rows, n, chunks;
+  size_t shape[QE_ELTWISE_MAX_DIMS], as[QE_ELTWISE_MAX_DIMS], bs[QE_ELTWISE_MAX_DIMS];
+  const int16_t *a, *b;
+  int16_t* y;
+  qe_qs16_add_params p, swapped;
+} add_job;
+
 static void add_task(void* ctx, size_t t) {
-  const elt_job* J = (const elt_job*)ctx;
-  const size_t i0 = t * CHUNK, n = QE_MIN((size_t)CHUNK, J->n - i0);
-  J->k->add(n, (const int16_t*)J->a + i0, (const int16_t*)J->b + i0, (int16_t*)J->y + i0,
-            (const qe_qs16_add_params*)J->p);
+  const add_job* J = (const add_job*)ctx;
+  const size_t row = t / J->chunks, i0 = (t % J->chunks) * CHUNK;
+  const size_t len = QE_MIN((size_t)CHUNK, J->n - i0);
+  size_t ao = 0, bo = 0, r = row; /* unravel the row index over dims [0, ndim - 1) */
+  for (size_t d = J->ndim - 1; d-- > 0;) {
+    const size_t idx = r % J->shape[d];
+    r /= J->shape[d];
+    ao += idx * J->as[d];
+    bo += idx * J->bs[d];
+  }
+  const size_t ai = J->as[J->ndim - 1], bi = J->bs[J->ndim - 1];
+  const int16_t* a = J->a + ao + i0 * ai;
+  const int16_t* b = J->b + bo + i0 * bi;
+  int16_t* y = J->y + row * J->n + i0;
+  if (ai && bi) {
+    J->k->add(len, a, b, y, &J->p);
+  } else if (ai) {
+    J->k->addc(len, a, *b, y, &J->p);
+  } else if (bi) {
+    J->k->addc(len, b, *a, y, &J->swapped);
+  } else { /* one value, repeated */
+    J->k->addc(1, a, *b, y, &J->p);
+    for (size_t i = 1; i < len; i++) y[i] = y[0];
+  }
+}
+
+void qe_qs16_add_bcast(size_t ndim, const size_t* shape, const int16_t* a,
+                       const size_t* a_strides, const int16_t* b, const size_t* b_strides,
+                       int16_t* y, const qe_qs16_add_params* p, int num_threads) {
+  add_job J;
+  memset(&J, 0, sizeof(J));
+  J.k = ops(), J.ndim = ndim, J.a = a, J.b = b, J.y = y, J.p = *p, J.swapped = *p;
+  J.swapped.ka = p->kb, J.swapped.kb = p->ka;
+  J.rows = 1;
+  for (size_t d = 0; d < ndim; d++) {
+    J.shape[d] = shape[d], J.as[d] = a_strides[d], J.bs[d] = b_strides[d];
+    if (d + 1 < ndim) J.rows *= shape[d];
+  }
+  J.n = shape[ndim - 1];
+  if (J.rows == 0 || J.n == 0) return;
+  J.chunks = qe_div_up(J.n, CHUNK);
+  qe_parallel_for(J.rows * J.n < CHUNK ? 1 : num_threads, J.rows * J.chunks, add_task, &J);
 }
 
 void qe_qs16_add(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
                  const qe_qs16_add_params* p, int num_threads) {
-  elt_job J = {ops(), n, a, b, y, p, 1, 1};
-  qe_parallel_for(num_threads, qe_div_up(n, CHUNK), add_task, &J);
+  const size_t one = 1;
+  qe_qs16_add_bcast(1, &n, a, &one, b, &one, y, p, num_threads);
 }
 
 static void quantize_task(void* ctx, size_t t) {

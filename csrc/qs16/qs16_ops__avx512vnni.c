@@ -1,7 +1,9 @@
-/* The 16x8 operator ukernels compiled for avx512vnni (see qs16_ops_impl.h), with eq. 5 of
- * the depthwise path in AVX-512 (64-bit lanes: vpmuldq, vpsllvq/vpsravq per channel). */
+/* The 16x8 operator ukernels compiled for avx512vnni (see qs16_ops_impl.h); depthwise in
+ * AVX-512 intrinsics (dwconv_row_avx512 below), the rest from the plain C of the impl
+ * with eq. 5 of the blocks in AVX-512 (64-bit lanes: vpmuldq, vpsllvq/vpsravq). */
 #include <immintrin.h>
 
+#include "common/requant__avx512.h"
 #include "qs16/qs16_ops.h"
 
 static void requant_block_avx512(size_t cb, const int32_t* acc, const int32_t* m0,
@@ -24,7 +26,91 @@ static void requant_block_avx512(size_t cb, const int32_t* acc, const int32_t* m
   }
 }
 
+static void dwconv_row_avx512(size_t c, size_t pixels, size_t taps, const int16_t* const* ind,
+                              const int16_t* w, const int64_t* bias, const int32_t* m0,
+                              const int32_t* sh, int acc64, void* y, const qe_qs16_params* p);
+
 #define QE_QS16_REQUANT_BLOCK requant_block_avx512
+#define QE_QS16_DWCONV_ROW dwconv_row_avx512
 #define QE_QS16_OPS_TABLE qe_qs16_ops__avx512vnni
 #define QE_QS16_OPS_NAME "avx512vnni"
 #include "qs16/qs16_ops_impl.h"
+
+/* Depthwise, 32 channels per step (eq. 20, then eq. 5). Two taps at a time: vpunpcklwd /
+ * vpunpckhwd interleave the int16 inputs of taps t and t+1, and vpdpwssd adds
+ * x_t w_t + x_t+1 w_t+1 into each int32 lane; the weights are interleaved the same way once
+ * per call and channel block. The tap sum is exact in int32 for any weights: at most
+ * 64 taps x 32768 x 127 < 2^28 (the int64 path only adds a large bias afterwards).
+ * unpack works within 128-bit lanes, so the two accumulators hold channels
+ * {0-3, 8-11, 16-19, 24-27} and {4-7, 12-15, 20-23, 28-31}; two vpermt2d restore natural
+ * order, then eq. 5 is the GEMM's (requant__avx512.h) with a saturating masked store.
+ * Channel tails use masked loads, so only the c channels behind each pointer are read. */
+static inline __attribute__((always_inline)) void dw_row(
+    size_t c, size_t pixels, const size_t taps, const int16_t* const* ind, const int16_t* w,
+    const int64_t* bias, const int32_t* m0, const int32_t* sh, int acc64, void* y,
+    const qe_qs16_params* p) {
+  const size_t pairs = (taps + 1) / 2, esize = p->out8 ? 1 : 2;
+  const qe_requant_out o = qe_requant_out_init(p->zo, p->qmin, p->qmax, p->out8);
+  const __m512i idx0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(8));
+  for (size_t c0 = 0; c0 < c; c0 += 32) {
+    const size_t nc = QE_MIN((size_t)32, c - c0);
+    const __mmask32 m = nc == 32 ? ~(__mmask32)0 : (((__mmask32)1 << nc) - 1);
+    __m512i wl[QE_QS16_DW_MAX_TAPS / 2], wh[QE_QS16_DW_MAX_TAPS / 2];
+    for (size_t q = 0; q < pairs; q++) {
+      const __m512i wa = _mm512_maskz_loadu_epi16(m, w + 2 * q * c + c0);
+      const __m512i wb = 2 * q + 1 < taps ? _mm512_maskz_loadu_epi16(m, w + (2 * q + 1) * c + c0)
+                                          : _mm512_setzero_si512();
+      wl[q] = _mm512_unpacklo_epi16(wa, wb);
+      wh[q] = _mm512_unpackhi_epi16(wa, wb);
+    }
+    /* per-channel constants, padded past c so that full vectors can be read */
+    int32_t b32[32], m0p[32], shp[32];
+    for (size_t j = 0; j < 32; j++) {
+      b32[j] = j < nc && !acc64 ? (int32_t)bias[c0 + j] : 0;
+      m0p[j] = j < nc ? m0[c0 + j] : 0;
+      shp[j] = j < nc ? sh[c0 + j] : 40;
+    }
+    const qe_requant_col r0 = qe_requant_col_load(m0p, shp, p->zo);
+    const qe_requant_col r1 = qe_requant_col_load(m0p + 16, shp + 16, p->zo);
+    const __m512i b0 = _mm512_loadu_si512(b32), b1 = _mm512_loadu_si512(b32 + 16);
+    const __mmask16 m0k = (__mmask16)m, m1k = (__mmask16)(m >> 16);
+    for (size_t px = 0; px < pixels; px++) {
+      const int16_t* const* ip = ind + px * taps;
+      __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+      for (size_t q = 0; q < pairs; q++) {
+        const __m512i xa = _mm512_maskz_loadu_epi16(m, ip[2 * q] + c0);
+        /* an odd last tap pairs with itself against zero weights */
+        const __m512i xb = 2 * q + 1 < taps ? _mm512_maskz_loadu_epi16(m, ip[2 * q + 1] + c0) : xa;
+        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(xa, xb), wl[q]);
+        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(xa, xb), wh[q]);
+      }
+      const __m512i s0 = _mm512_permutex2var_epi32(lo, idx0, hi);
+      const __m512i s1 = _mm512_permutex2var_epi32(lo, idx1, hi);
+      uint8_t* out = (uint8_t*)y + (px * c + c0) * esize;
+      if (!acc64) {
+        qe_requant_col_store(_mm512_add_epi32(s0, b0), &r0, &o, out, m0k);
+        if (nc > 16) qe_requant_col_store(_mm512_add_epi32(s1, b1), &r1, &o, out + 16 * esize, m1k);
+      } else {
+        int32_t sums[32];
+        _mm512_storeu_si512(sums, s0);
+        _mm512_storeu_si512(sums + 16, s1);
+        for (size_t j = 0; j < nc; j++)
+          qe_qs16_store1(out, j, qe_qs16_requant64(sums[j] + bias[c0 + j], m0[c0 + j],
+                                                   sh[c0 + j], p->zo, p->qmin, p->qmax),
+                         p->out8);
+      }
+    }
+  }
+}
+
+static void dwconv_row_avx512(size_t c, size_t pixels, size_t taps, const int16_t* const* ind,
+                              const int16_t* w, const int64_t* bias, const int32_t* m0,
+                              const int32_t* sh, int acc64, void* y, const qe_qs16_params* p) {
+  /* 3x3 (every depthwise layer of MobileNetV2) with the tap count known: weights stay in
+   * registers */
+  if (taps == 9)
+    dw_row(c, pixels, 9, ind, w, bias, m0, sh, acc64, y, p);
+  else
+    dw_row(c, pixels, taps, ind, w, bias, m0, sh, acc64, y, p);
+}

@@ -29,14 +29,16 @@ static void requant_block(size_t cb, const int32_t* acc, const int32_t* m0, cons
 }
 #endif
 
-/* Depthwise, one output pixel (eq. 20 per channel over the taps, then eq. 5): rows[t] is
- * the input pixel of tap t (or a row of pad_value), w is [taps][c]. The int32 path runs
- * in three loops (sums, requantization, narrowing store) that each vectorize. */
-static void dwconv_pixel(size_t c, size_t taps, const int16_t* const* rows, const int16_t* w,
-                         const int64_t* bias, const int32_t* m0, const int32_t* sh, int acc64,
-                         void* y, const qe_qs16_params* p) {
-  for (size_t c0 = 0; c0 < c; c0 += QS16_CB) {
-    const size_t cb = QE_MIN((size_t)QS16_CB, c - c0);
+/* Depthwise, channels [c0, c1) of one output pixel (eq. 20 per channel over the taps, then
+ * eq. 5): rows[t] is the input pixel of tap t (or a row of pad_value), w is [taps][c].
+ * The int32 path runs in three loops (sums, requantization, narrowing store) that each
+ * vectorize. Also the channel tail of the SIMD variants' dwconv_row. */
+static inline void dw_channels(size_t c0, size_t c1, size_t c, size_t taps,
+                               const int16_t* const* rows, const int16_t* w,
+                               const int64_t* bias, const int32_t* m0, const int32_t* sh,
+                               int acc64, void* y, const qe_qs16_params* p) {
+  for (; c0 < c1; c0 += QS16_CB) {
+    const size_t cb = QE_MIN((size_t)QS16_CB, c1 - c0);
     if (!acc64) {
       int32_t acc[QS16_CB], out[QS16_CB];
       for (size_t j = 0; j < cb; j++) acc[j] = (int32_t)bias[c0 + j];
@@ -68,6 +70,21 @@ static void dwconv_pixel(size_t c, size_t taps, const int16_t* const* rows, cons
   }
 }
 
+/* A variant may supply dwconv_row in intrinsics (QE_QS16_DWCONV_ROW, defined after this
+ * file so that it can use dw_channels for channel tails). */
+#ifdef QE_QS16_DWCONV_ROW
+#define dwconv_row QE_QS16_DWCONV_ROW
+#else
+static void dwconv_row(size_t c, size_t pixels, size_t taps, const int16_t* const* ind,
+                       const int16_t* w, const int64_t* bias, const int32_t* m0,
+                       const int32_t* sh, int acc64, void* y, const qe_qs16_params* p) {
+  const size_t esize = p->out8 ? 1 : 2;
+  for (size_t px = 0; px < pixels; px++)
+    dw_channels(0, c, c, taps, ind + px * taps, w, bias, m0, sh, acc64,
+                (uint8_t*)y + px * c * esize, p);
+}
+#endif
+
 /* eq. 23: exact int64 sum, then eq. 5 for int64. */
 static void vadd(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
                  const qe_qs16_add_params* p) {
@@ -75,6 +92,15 @@ static void vadd(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
     const int64_t acc = (int64_t)a[i] * p->ka + (int64_t)b[i] * p->kb + p->bias;
     y[i] = (int16_t)qe_qs16_requant64(acc, p->m0, p->sh, p->zo, p->qmin, p->qmax);
   }
+}
+
+/* eq. 23 with b one value: its term b kb + bias is formed once. */
+static void vaddc(size_t n, const int16_t* a, int16_t b, int16_t* y,
+                  const qe_qs16_add_params* p) {
+  const int64_t cb = (int64_t)b * p->kb + p->bias;
+  for (size_t i = 0; i < n; i++)
+    y[i] = (int16_t)qe_qs16_requant64((int64_t)a[i] * p->ka + cb, p->m0, p->sh, p->zo,
+                                      p->qmin, p->qmax);
 }
 
 /* y = clamp(max over k rows, qmin, qmax) (eq. 14); rows may include y itself. */
@@ -133,5 +159,5 @@ static void requantize(size_t n, const void* x, int in16, void* y, int out16,
 #undef RQ
 }
 
-const qe_qs16_ops QE_QS16_OPS_TABLE = {QE_QS16_OPS_NAME, dwconv_pixel, vadd, vmax, vsum,
+const qe_qs16_ops QE_QS16_OPS_TABLE = {QE_QS16_OPS_NAME, dwconv_row, vadd, vaddc, vmax, vsum,
                                        vrequant64, quantize, dequantize, requantize};

@@ -18,8 +18,9 @@ void qe_step_conv2d16(const void* op, uint8_t* arena, void* scratch, int num_thr
 void qe_step_add16(const void* op, uint8_t* arena, void* scratch, int num_threads) {
   const qe_add16_op* p = (const qe_add16_op*)op;
   (void)scratch;
-  qe_qs16_add(p->n, (const int16_t*)(arena + p->a), (const int16_t*)(arena + p->b),
-              (int16_t*)(arena + p->out), &p->params, num_threads);
+  qe_qs16_add_bcast(p->ndim, p->shape, (const int16_t*)(arena + p->a), p->a_strides,
+                    (const int16_t*)(arena + p->b), p->b_strides, (int16_t*)(arena + p->out),
+                    &p->params, num_threads);
 }
 
 void qe_step_maxpool16(const void* op, uint8_t* arena, void* scratch, int num_threads) {
