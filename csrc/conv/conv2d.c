@@ -174,7 +174,7 @@ static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, u
 static void im2col_task(void* ctx, size_t s) {
   const im2col_job* J = (const im2col_job*)ctx;
   const qe_conv2d* cv = J->conv;
-  const size_t mr = J->k->mr, nr = J->k->nr, kp = J->P.kp, og = cv->o / cv->groups;
+  const size_t nr = J->k->nr, kp = J->P.kp, og = cv->o / cv->groups;
   const size_t gbytes = group_bytes(cv), pbytes = qe_gemm_panel_bytes(J->k, group_k(cv));
   uint8_t* a = J->buf + s * J->P.rows_per_block * kp;
   for (size_t blk = s; blk < J->P.blocks; blk += J->P.slots) {
@@ -184,10 +184,8 @@ static void im2col_task(void* ctx, size_t s) {
       im2col_rows(J, r0, rows, g, a);
       const uint8_t* wg = J->packed + g * gbytes;
       for (size_t j0 = 0; j0 < og; j0 += nr)
-        for (size_t i = 0; i < rows; i += mr)
-          J->k->ukernel(QE_MIN(mr, rows - i), QE_MIN(nr, og - j0), kp,
-                        (const int8_t*)a + i * kp, kp, wg + (j0 / nr) * pbytes,
-                        J->y + (r0 + i) * cv->o + g * og + j0, cv->o, &J->p);
+        qe_gemm_rows(J->k, rows, QE_MIN(nr, og - j0), kp, (const int8_t*)a, kp,
+                     wg + (j0 / nr) * pbytes, J->y + r0 * cv->o + g * og + j0, cv->o, &J->p);
     }
   }
 }

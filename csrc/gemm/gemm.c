@@ -100,14 +100,14 @@ typedef struct {
 
 static void gemm_task(void* ctx, size_t t) {
   const gemm_job* J = (const gemm_job*)ctx;
-  const size_t mr = J->k->mr, nr = J->k->nr;
+  const size_t nr = J->k->nr;
   const size_t block = t / J->n_panels, panel = t % J->n_panels;
   const size_t j0 = panel * nr, nc = QE_MIN(nr, J->n - j0);
   const size_t row_end = QE_MIN(J->m, (block + 1) * J->rows_per_block);
   const void* w = J->w + panel * J->panel_bytes;
-  for (size_t i = block * J->rows_per_block; i < row_end; i += mr)
-    J->k->ukernel(QE_MIN(mr, row_end - i), nc, J->kp, J->a + i * J->a_stride, J->a_stride, w,
-                  J->c + i * J->c_stride + j0, J->c_stride, &J->p);
+  const size_t i0 = block * J->rows_per_block;
+  qe_gemm_rows(J->k, row_end - i0, nc, J->kp, J->a + i0 * J->a_stride, J->a_stride, w,
+               J->c + i0 * J->c_stride + j0, J->c_stride, &J->p);
 }
 
 /* When A needs packing and there are enough row blocks, each thread packs one block of
@@ -123,7 +123,7 @@ typedef struct {
 static void fused_task(void* ctx, size_t s) {
   const fused_job* F = (const fused_job*)ctx;
   const gemm_job* J = F->g;
-  const size_t mr = J->k->mr, nr = J->k->nr;
+  const size_t nr = J->k->nr;
   int8_t* a = F->buf + s * J->rows_per_block * J->kp;
   for (size_t blk = s; blk < F->blocks; blk += F->slots) {
     const size_t r0 = blk * J->rows_per_block, rows = QE_MIN(J->rows_per_block, J->m - r0);
@@ -131,9 +131,8 @@ static void fused_task(void* ctx, size_t s) {
     for (size_t panel = 0; panel < J->n_panels; panel++) {
       const size_t j0 = panel * nr, nc = QE_MIN(nr, J->n - j0);
       const void* w = J->w + panel * J->panel_bytes;
-      for (size_t i = 0; i < rows; i += mr)
-        J->k->ukernel(QE_MIN(mr, rows - i), nc, J->kp, a + i * J->kp, J->kp, w,
-                      J->c + (r0 + i) * J->c_stride + j0, J->c_stride, &J->p);
+      qe_gemm_rows(J->k, rows, nc, J->kp, a, J->kp, w, J->c + r0 * J->c_stride + j0,
+                   J->c_stride, &J->p);
     }
   }
 }

@@ -28,12 +28,19 @@ typedef void (*qe_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kp, const int8_t
                                    size_t a_stride, const void* w, int8_t* c,
                                    size_t c_stride, const qe_gemm_params* p);
 
+/* Rows [0, rows) (any count) x channels [0, nc) of one panel: what a driver would get
+ * from calling the ukernel every MR rows, with the per-panel setup done once. */
+typedef void (*qe_gemm_panel_fn)(size_t rows, size_t nc, size_t kp, const int8_t* a,
+                                 size_t a_stride, const void* w, int8_t* c, size_t c_stride,
+                                 const qe_gemm_params* p);
+
 struct qe_gemm_kernel {
   const char* name; /* qe_qs8_gemm_minmax_<MR>x<NR>c<KR>__<isa>: file, test and profile name */
   int isa;
   uint32_t mr, nr, kr;
   uint8_t a_xor;    /* 0x80: the kernel multiplies uint8 activations (a + 128) */
   qe_gemm_ukernel_fn ukernel;
+  qe_gemm_panel_fn panel; /* optional (NULL: the ukernel every MR rows) */
 };
 
 static inline size_t qe_gemm_panel_bytes(const qe_gemm_kernel* k, size_t kdim) {
@@ -47,6 +54,20 @@ extern const qe_gemm_kernel qe_gemm_kernel__avx2;
 extern const qe_gemm_kernel qe_gemm_kernel__avx512vnni;
 extern const qe_gemm_kernel qe_gemm_kernel__neon;
 extern const qe_gemm_kernel qe_gemm_kernel__neondot;
+
+/* Rows [0, rows) of one weight panel: the kernel's panel function, or its microkernel
+ * every MR rows. Every GEMM-based driver (GEMM, im2col) goes through here. */
+static inline void qe_gemm_rows(const qe_gemm_kernel* k, size_t rows, size_t nc, size_t kp,
+                                const int8_t* a, size_t a_stride, const void* w, int8_t* c,
+                                size_t c_stride, const qe_gemm_params* p) {
+  if (k->panel) {
+    k->panel(rows, nc, kp, a, a_stride, w, c, c_stride, p);
+    return;
+  }
+  for (size_t i = 0; i < rows; i += k->mr)
+    k->ukernel(QE_MIN((size_t)k->mr, rows - i), nc, kp, a + i * a_stride, a_stride, w,
+               c + i * c_stride, c_stride, p);
+}
 
 /* Rows of packed A per block, for drivers that pack a block and run every weight panel over
  * it (fused packing, im2col). The block stays in L2 while the panels stream past; each block

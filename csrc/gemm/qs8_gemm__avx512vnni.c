@@ -46,16 +46,38 @@ INLINE __m512i bcast4(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+/* Per-panel requantization setup: the G columns' constants and the output parameters.
+ * Built once per panel (qe_gemm_rows), not once per tile: at small K (the 1x1 layers of
+ * MobileNetV2, the 3-channel stems) it was a visible share of a tile. */
+typedef struct {
+  qe_requant_col col[G];
+  __m512i lo64, hi64, qmin, qmax, zo;
+  int clamp_lo, clamp_hi;
+} panel_setup;
+
+INLINE void panel_setup_init(panel_setup* S, size_t nc, const void* w, const qe_gemm_params* p) {
+  const int32_t* m0 = (const int32_t*)w + NR;
+  const int32_t* sh = m0 + NR;
+  for (size_t g = 0; g < G && 16 * g < nc; g++)
+    S->col[g] = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
+  S->lo64 = _mm512_set1_epi64(p->qmin - p->zo);
+  S->hi64 = _mm512_set1_epi64(p->qmax - p->zo);
+  S->qmin = _mm512_set1_epi32(p->qmin);
+  S->qmax = _mm512_set1_epi32(p->qmax);
+  S->zo = _mm512_set1_epi32(p->zo);
+  /* the int8 store saturates, so [-128, 127] needs no clamp instructions */
+  S->clamp_lo = p->qmin > -128;
+  S->clamp_hi = p->qmax < 127;
+}
+
 /* The tile for a compile-time row count R (1..MR) and k-split KS: KS sets of accumulators
  * take turns over k blocks so that R * G * KS >= ~10 independent vpdpbusd chains hide
  * its latency (5 cycles, 2 per cycle) even for R = 1 (matrix-vector). */
 INLINE void tile(const size_t R, const size_t KS, size_t nc, size_t kp, const int8_t* a,
                  size_t a_stride, const void* w, int8_t* c, size_t c_stride,
-                 const qe_gemm_params* p) {
+                 const panel_setup* S) {
   const int32_t* bias = (const int32_t*)w;
-  const int32_t* m0 = bias + NR;
-  const int32_t* sh = m0 + NR;
-  const int8_t* wk = (const int8_t*)(sh + NR);
+  const int8_t* wk = (const int8_t*)(bias + 3 * NR);
   const uint8_t* ar[MR];
   for (size_t i = 0; i < R; i++) ar[i] = (const uint8_t*)a + i * a_stride;
 
@@ -95,24 +117,17 @@ INLINE void tile(const size_t R, const size_t KS, size_t nc, size_t kp, const in
     for (size_t i = 0; i < R; i++)
       for (size_t g = 0; g < G; g++) acc[0][i][g] = _mm512_add_epi32(acc[0][i][g], acc[s][i][g]);
 
-  const __m512i lo64 = _mm512_set1_epi64(p->qmin - p->zo);
-  const __m512i hi64 = _mm512_set1_epi64(p->qmax - p->zo);
-  const __m512i qmin = _mm512_set1_epi32(p->qmin), qmax = _mm512_set1_epi32(p->qmax);
-  const __m512i zo = _mm512_set1_epi32(p->zo);
-  /* the int8 store saturates, so [-128, 127] needs no clamp instructions */
-  const int clamp_lo = p->qmin > -128, clamp_hi = p->qmax < 127;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
-    const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
-    const size_t cols = QE_MIN((size_t)16, nc - 16 * g);
-    const __mmask16 mask = (__mmask16)((1u << cols) - 1);
+    const qe_requant_col* r = &S->col[g];
+    const __mmask16 mask = qe_mask16(nc - 16 * g);
     for (size_t i = 0; i < R; i++) {
       __m512i y;
-      if (r.high) {
-        y = qe_requant_col_high(acc[0][i][g], &r);
-        if (clamp_lo) y = _mm512_max_epi32(y, qmin);
-        if (clamp_hi) y = _mm512_min_epi32(y, qmax);
+      if (r->high) {
+        y = qe_requant_col_high(acc[0][i][g], r);
+        if (S->clamp_lo) y = _mm512_max_epi32(y, S->qmin);
+        if (S->clamp_hi) y = _mm512_min_epi32(y, S->qmax);
       } else {
-        y = _mm512_add_epi32(qe_requant_col_any(acc[0][i][g], &r, lo64, hi64), zo);
+        y = _mm512_add_epi32(qe_requant_col_any(acc[0][i][g], r, S->lo64, S->hi64), S->zo);
       }
       _mm512_mask_cvtsepi32_storeu_epi8(c + i * c_stride + 16 * g, mask, y);
     }
@@ -122,10 +137,10 @@ INLINE void tile(const size_t R, const size_t KS, size_t nc, size_t kp, const in
 /* k-split for R rows: enough chains to cover vpdpbusd latency, within 32 registers */
 #define KSPLIT(R) ((R) * G >= 10 ? 1 : (R) * G >= 5 ? 2 : (R) * G >= 3 ? 3 : 4)
 #define CASE(R) \
-  case R: tile(R, KSPLIT(R), nc, kp, a, a_stride, w, c, c_stride, p); break;
+  case R: tile(R, KSPLIT(R), nc, kp, a, a_stride, w, c, c_stride, S); break;
 
-static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
-                    const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
+static void tail(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
+                 const void* w, int8_t* c, size_t c_stride, const panel_setup* S) {
   switch (mr) {
     CASE(1)
 #if MR >= 2
@@ -171,8 +186,26 @@ static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_s
   }
 }
 
+static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
+                    const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
+  panel_setup S;
+  panel_setup_init(&S, nc, w, p);
+  tail(mr, nc, kp, a, a_stride, w, c, c_stride, &S);
+}
+
+static void panel(size_t rows, size_t nc, size_t kp, const int8_t* a, size_t a_stride,
+                  const void* w, int8_t* c, size_t c_stride, const qe_gemm_params* p) {
+  panel_setup S;
+  panel_setup_init(&S, nc, w, p);
+  size_t i = 0;
+  for (; i + MR <= rows; i += MR)
+    tile(MR, KSPLIT(MR), nc, kp, a + i * a_stride, a_stride, w, c + i * c_stride, c_stride, &S);
+  if (i < rows)
+    tail(rows - i, nc, kp, a + i * a_stride, a_stride, w, c + i * c_stride, c_stride, &S);
+}
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 const qe_gemm_kernel qe_gemm_kernel__avx512vnni = {
     "qe_qs8_gemm_minmax_" STR(MR) "x" STR(NR) "c4__avx512vnni", QE_ISA_AVX512VNNI, MR, NR, 4,
-    0x80, ukernel};
+    0x80, ukernel, panel};
