@@ -152,6 +152,33 @@ def _check_sparse(node, k):
     return ptr.shape[0] - 1
 
 
+def _run_dense(node):
+    """attrs `run`: "sparse" (default: the sparse kernels) or "dense" (the weights are
+    stored sparse for a smaller file but expanded at load and run by the dense kernel,
+    written where the converter predicts the dense kernel faster)."""
+    run = node.attrs.get("run", "sparse")
+    if run not in ("sparse", "dense"):
+        _fail(node, f"attribute 'run' must be 'sparse' or 'dense', got {run!r}")
+    return run == "dense"
+
+
+def _expand_sparse(node, n, k):
+    """The dense int8 W [n, k] of a node's (already checked) sparse constants."""
+    c = node.constants
+    w = np.zeros((n, k), np.int8)
+    if node.attrs.get("storage") == "kb4":
+        ptr, idx, val = c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"]
+        rows = np.repeat(np.arange(n), np.diff(ptr))
+        wp = np.zeros((n, -(-k // 4) * 4), np.int8)
+        for j in range(4):
+            wp[rows, 4 * idx.astype(np.int64) + j] = val[:, j]
+        w[:] = wp[:, :k]
+    else:
+        ptr, idx = c["weight_indptr"], c["weight_indices"]
+        w[np.repeat(np.arange(n), np.diff(ptr)), idx.astype(np.int64)] = c["weight_values"]
+    return w
+
+
 def _pack_sparse(node, k):
     from qengine import _kernels_sparse as S
     c = node.constants
@@ -186,6 +213,8 @@ class FullyConnected(_Op):
             _requant_consts(node, n)
             need_shape(node, y, (x.shape[0], n))
             node.params = (False,) + _clamp(node)
+            node.dense_weight = _expand_sparse(node, n, x.shape[1]) if _run_dense(node) \
+                else None
             return
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 2 or len(x.shape) != 2 or w.shape[1] != x.shape[1]:
@@ -199,6 +228,9 @@ class FullyConnected(_Op):
 
     def prepare(self, node, ins, outs):
         c = node.constants
+        if getattr(node, "dense_weight", None) is not None:
+            return _native.PackedGemm(node.dense_weight, c["bias"], c["m0"], c["sh"],
+                                      _native.isa_selected())
         if node.attrs.get("storage", "dense") != "dense":
             return _pack_sparse(node, ins[0].shape[1])
         if node.params[0]:
@@ -293,6 +325,9 @@ class Conv2D(_Op):
         _requant_consts(node, n)
         need_shape(node, y, (b, h, w, n))
         node.params = ("sparse",) + _clamp(node)
+        if _run_dense(node):   # the dense 1x1 path of the same weights
+            node.dense_weight = _expand_sparse(node, n, c).reshape(n, 1, 1, c)
+            node.params = (1, (1, 1), (1, 1), (0, 0, 0, 0), False) + _clamp(node)
 
     def prepare(self, node, ins, outs):
         from qengine._kernels_conv import pack_conv2d
@@ -302,7 +337,8 @@ class Conv2D(_Op):
         groups, stride, dilation, pad, wide, _, _ = node.params
         c = node.constants
         pack = pack_conv2d16 if wide else pack_conv2d
-        return pack(c["weight"], c["bias"], c["m0"], c["sh"], stride, pad, dilation,
+        w = getattr(node, "dense_weight", None)
+        return pack(c["weight"] if w is None else w, c["bias"], c["m0"], c["sh"], stride, pad, dilation,
                     groups, ins[0].zero_point)
 
     def scratch(self, prep, ins, outs, num_threads):

@@ -6,8 +6,12 @@ faster.
     chosen = choose_storage(builder)        # edits the GraphBuilder's nodes in place
     chosen["fc1"] -> ("csr", 1234)          # storage, bytes of the weight arrays
 
-policy: "auto" (cost model, default), "dense" (never sparse), "sparse" (the smallest of
-CSR and kb4 wherever it is smaller than dense, whatever the speed: for the smallest file).
+policy: "auto" (default): the kernel the cost model predicts fastest; where that is the
+dense kernel but a sparse format is smaller than dense, the layer is stored in that format
+with attrs `run: "dense"` (the loader expands it and runs the dense kernel: the small file
+without the slow kernel; storage shown as e.g. "csr>dense"). "dense": never sparse.
+"sparse": the smallest of CSR and kb4 wherever it is smaller than dense, run by the sparse
+kernels whatever the speed.
 """
 import math
 
@@ -47,18 +51,25 @@ def choose_storage(builder, policy="auto", isa=None):
         sizes = K.sparse_storage(w2)
         sizes["kb4"] = sizes["kblock1x4"]
         rows = math.prod(builder.values[node["inputs"][0]]["shape"][:-1])
+        smallest = min(("dense", "csr", "kb4"), key=lambda f: sizes[f])
+        run_dense = False
         if policy == "sparse":
-            fmt = min(("dense", "csr", "kb4"), key=lambda f: sizes[f])
+            fmt = smallest
         else:
             fmt, _ = costmodel.choose(w2, rows, isa)
+            if fmt == "dense" and smallest != "dense":
+                fmt, run_dense = smallest, True
         if fmt == "dense":
             out[node["name"]] = ("dense", dense_bytes)
-        elif fmt == "kb4":
+            continue
+        if fmt == "kb4":
             _to_kb4(builder, node, w2)
-            out[node["name"]] = ("kb4", int(sizes["kb4"]))
         else:
             _to_csr(builder, node, w2, block=4 if fmt == "csr4x1" else 1)
-            out[node["name"]] = (fmt, int(sizes["csr"]))
+        if run_dense:
+            node["attrs"]["run"] = "dense"
+        out[node["name"]] = (fmt + (">dense" if run_dense else ""),
+                             int(sizes["kb4" if fmt == "kb4" else "csr"]))
     return out
 
 
