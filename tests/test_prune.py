@@ -18,7 +18,7 @@ from qengine.convert import costmodel  # noqa: E402
 from qengine.convert.lower import lower_for_runtime  # noqa: E402
 from qengine.convert.prune import (channel_groups, nm_mask, parse_spec,  # noqa: E402
                                    prune_graph)
-from qengine.convert.reconstruct import Gram, refit  # noqa: E402
+from qengine.convert.reconstruct import Gram, reconstruct, refit  # noqa: E402
 from qengine.convert.ir import Node  # noqa: E402
 from qengine.convert.storage import choose_storage  # noqa: E402
 
@@ -294,6 +294,23 @@ def test_sparse_file_runs_like_dense(tmp_path):
     md, ms = qengine.load(str(tmp_path / "d.qmodel")), qengine.load(str(tmp_path / "s.qmodel"))
     for x in rand(5, 1, 24):
         np.testing.assert_array_equal(md.run(x, raw=False), ms.run(x, raw=False))
+
+
+def test_reconstruct_refits_only_pruned_layers(tmp_path):
+    g = load_ir(block_model(tmp_path))
+    batches = calib(g)
+    last_conv = [n.name for n in g.nodes if n.op == "conv2d"][-1]
+    student, info = prune_graph(g, batches, parse_spec({"sparsity": 0.6,
+                                                        "exclude": (last_conv,)}))
+    assert last_conv not in info.masks
+    before = {k: v.copy() for k, v in weights(student).items()}
+    done = reconstruct(g, student, batches, info.masks, info.keep)
+    assert set(done) == set(info.masks) and info.masks
+    for name, w in weights(student).items():
+        assert np.array_equal(w, before[name]) == (name not in info.masks), name
+    unpruned = load_ir(block_model(tmp_path))
+    assert reconstruct(g, unpruned, batches) == {}
+    assert all(np.array_equal(w, weights(g)[k]) for k, w in weights(unpruned).items())
 
 
 def test_recovery_beats_none(tmp_path):
