@@ -10,9 +10,9 @@
 2. MobileNetV2 and ResNet-18 (random init, benchmarks/models/cache, built by
    benchmarks/models/build_zoo.py): output SQNR vs the float teacher on held-out random
    inputs, without / with recovery, at each sparsity.
-3. Speed, one process, interleaved medians: MobileNetV2 with its 1x1 layers and classifier
-   at 90% vs its dense int8 model; ResNet-18 with 50% of the channels pruned vs dense int8.
-4. File size of the 90%-sparse MobileNetV2 vs the dense int8 file.
+3. Speed, one process, interleaved medians, 1 and 2 threads: MobileNetV2 with its 1x1
+   layers at 90% (magnitude, importance; and with the classifier at 90% too) vs its dense
+   int8 model, with the file sizes; ResNet-18 with 50% of the channels pruned vs dense int8.
 """
 import argparse
 import os
@@ -28,7 +28,7 @@ from qengine.convert.lower import lower_for_runtime
 from qengine.data import path as data_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, "models", "cache")
+CACHE = os.environ.get("QENGINE_ZOO_DIR", os.path.join(HERE, "models", "cache"))
 
 
 def digits_data():
@@ -134,8 +134,10 @@ def zoo_tables(tmp, sparsities, calib, evals):
     return files
 
 
-def interleaved(paths, reps, x):
-    models = [qengine.load(p, num_threads=1) for p in paths]
+def interleaved(paths, reps, x, threads=1, with_min=False):
+    """Median ms of each model over `reps` interleaved runs (and the minimum, with_min:
+    with 2 threads on a shared machine one descheduled thread can double a run)."""
+    models = [qengine.load(p, num_threads=threads) for p in paths]
     for m in models:
         m.run(x)
     times = [[] for _ in models]
@@ -144,35 +146,53 @@ def interleaved(paths, reps, x):
             t = time.perf_counter()
             m.run(x)
             times[i].append(time.perf_counter() - t)
-    return [1e3 * float(np.median(t)) for t in times]
+    med = [1e3 * float(np.median(t)) for t in times]
+    return (med, [1e3 * float(np.min(t)) for t in times]) if with_min else med
+
+
+MB_SPECS = (   # (label, prune spec) for the MobileNetV2 speed / size rows
+    ("magnitude 90%, layers pointwise", {"sparsity": 0.9, "method": "magnitude",
+                                         "layers": "pointwise"}),
+    ("importance 90%, layers pointwise", {"sparsity": 0.9, "method": "importance",
+                                          "layers": "pointwise"}),
+    ("magnitude 90%, layers pointwise, sensitive prune (classifier 90% too)",
+     {"sparsity": 0.9, "method": "magnitude", "layers": "pointwise", "sensitive": "prune"}),
+)
 
 
 def speed_and_size(tmp, files, reps, calib):
-    """MobileNetV2: every 1x1 layer and the classifier 90% sparse (`sensitive: prune`),
-    storage auto and all-CSR, vs dense int8; ResNet-18 with 50% channels vs dense int8."""
-    print(f"## speed (1 thread, {reps} interleaved runs, median ms) and size\n")
+    """MobileNetV2 with its 1x1 layers 90% sparse (prune block "auto": 1x4 blocks on the
+    1x1 convs), storage auto, vs the dense int8 model, 1 and 2 threads, and file sizes;
+    ResNet-18 with 50% channels vs dense int8."""
+    print(f"## speed ({reps} interleaved runs, median ms; 2 threads: median / min) and "
+          f"size\n")
     x = np.random.default_rng(2).standard_normal((1, 224, 224, 3)).astype(np.float32)
     xc = zoo_inputs(calib, 0)
     mb = os.path.join(CACHE, "mobilenet_v2.onnx")
-    spec = {"sparsity": 0.9, "method": "magnitude", "layers": "pointwise",
-            "sensitive": "prune"}
     if os.path.exists(mb):
         dense = files.get(("mobilenet_v2", "dense"))
         if dense is None:
             dense = os.path.join(tmp, "mb_dense.qmodel")
             convert(mb, dense, xc)
-        auto, small = (os.path.join(tmp, f"mb_90_{s}.qmodel") for s in ("auto", "sparse"))
-        ra = convert(mb, auto, xc, prune=spec)
-        convert(mb, small, xc, prune=spec, storage="sparse")
-        n_csr = sum(r.storage != "dense" for r in ra.layers)
-        td, ta, ts = interleaved([dense, auto, small], reps, x)
-        print(f"MobileNetV2, 1x1 layers + classifier 90% sparse: dense int8 {td:.2f} ms; "
-              f"storage auto ({n_csr} layers sparse) {ta:.2f} ms ({td / ta:.2f}x); "
-              f"storage sparse (all CSR) {ts:.2f} ms ({td / ts:.2f}x)")
-        sd, sa, ss = (os.path.getsize(p) for p in (dense, auto, small))
-        print(f"MobileNetV2 file: dense int8 {sd / 1e6:.2f} MB; 90% storage auto "
-              f"{sa / 1e6:.2f} MB ({100 * sa / sd:.0f}%); storage sparse {ss / 1e6:.2f} MB "
-              f"({100 * ss / sd:.0f}%)")
+        sd = os.path.getsize(dense)
+        print("| MobileNetV2 pruning (storage auto) | kb4 layers | dense 1T ms | sparse 1T ms "
+              "| speed-up 1T | dense 2T ms | sparse 2T ms | speed-up 2T | file MB | "
+              "file / dense |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for i, (label, spec) in enumerate(MB_SPECS):
+            path = os.path.join(tmp, f"mb_90_{i}.qmodel")
+            r = convert(mb, path, xc, prune=spec)
+            n_kb4 = sum(lr.storage == "kb4" for lr in r.layers)
+            cells = []
+            (td, ts), _ = interleaved([dense, path], reps, x, 1, with_min=True)
+            cells += [f"{td:.2f}", f"{ts:.2f}", f"{td / ts:.2f}x"]
+            (td, ts), (md, ms) = interleaved([dense, path], reps, x, 2, with_min=True)
+            cells += [f"{td:.2f} / {md:.2f}", f"{ts:.2f} / {ms:.2f}",
+                      f"{td / ts:.2f}x / {md / ms:.2f}x"]
+            ss = os.path.getsize(path)
+            print(f"| {label} | {n_kb4} | {' | '.join(cells)} | {ss / 1e6:.2f} | "
+                  f"{100 * ss / sd:.0f}% |", flush=True)
+        print(f"\ndense int8 file: {sd / 1e6:.2f} MB\n")
     rn = os.path.join(CACHE, "resnet18.onnx")
     if os.path.exists(rn):
         dense = files.get(("resnet18", "dense"))
@@ -193,7 +213,7 @@ def main(argv=None):
     p.add_argument("--skip-zoo", action="store_true")
     p.add_argument("--skip-digits", action="store_true")
     p.add_argument("--speed-only", action="store_true", help="only the speed and size part")
-    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--reps", type=int, default=30)
     args = p.parse_args(argv)
     print(f"ISA {qengine.kernels.isa()['selected']}\n")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 # C declarations of csrc/include/qengine_steps.h (the executor's step adapters).
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint32_t
 from qengine._capi_conv cimport qe_conv2d
-from qengine._capi_sparse cimport qe_spmm_kernel
+from qengine._capi_sparse cimport qe_spmm_kernel, qe_spmm_kb4_kernel
 from qengine._capi_ops cimport (qe_pool_geometry, qe_qs8_avgpool_params,
                                 qe_qs8_gavgpool_params, qe_qs8_add_params,
                                 qe_qs8_mul_params, qe_qs8_concat_input)
@@ -22,6 +22,14 @@ cdef extern from "qengine.h" nogil:
         size_t in_ "in", out
         int32_t zo, qmin, qmax
     void qe_step_spmm(const void* op, uint8_t* arena, void* scratch, int num_threads)
+
+    ctypedef struct qe_spmm_kb4_op:
+        const qe_spmm_kb4_kernel* kernel
+        const void* packed
+        size_t m, n, k
+        size_t in_ "in", out
+        int32_t zo, qmin, qmax
+    void qe_step_spmm_kb4(const void* op, uint8_t* arena, void* scratch, int num_threads)
 
     ctypedef struct qe_maxpool_op:
         qe_pool_geometry g

@@ -257,20 +257,31 @@ def pack_spmm_kblock(kptr, kindices, kvalues, n, k, bias, m0, sh):
     strictly increasing within a channel."""
     k = _check_k(k)
     n = V.int_scalar("n", n, 0, 2**31 - 1)
+    kptr, kindices, kvalues = check_kblock(kptr, kindices, kvalues, n, k)
+    return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh)
+
+
+def check_kblock(kptr, kindices, kvalues, n, k, names=("kptr", "kindices", "kvalues")):
+    """The validated (kptr, kindices, kvalues) of a 1x4 K-blocked W [n, k] (see
+    pack_spmm_kblock), or ValueError naming the array."""
+    pn, in_, vn = names
     kbs = -(-k // 4)
     if not isinstance(kindices, np.ndarray) or kindices.ndim != 1 \
             or kindices.dtype not in (np.uint16, np.int32):
-        raise ValueError("kindices must be a 1-D numpy uint16 or int32 array")
+        raise ValueError(f"{in_} must be a 1-D numpy uint16 or int32 array")
     if kindices.dtype == np.uint16 and kbs >= 65536:
-        raise ValueError(f"kindices is uint16 but ceil(K/4)={kbs} >= 65536 needs int32")
+        raise ValueError(f"{in_} is uint16 but ceil(K/4)={kbs} >= 65536 needs int32")
     kindices = np.ascontiguousarray(kindices)
-    kptr = _check_structure("kptr", kptr, "kindices", kindices, n, kbs)
-    kvalues = _weights("kvalues", kvalues, (kindices.shape[0], 4))
+    kptr = _check_structure(pn, kptr, in_, kindices, n, kbs)
+    kvalues = _weights(vn, kvalues, (kindices.shape[0], 4))
     if k % 4 and kindices.shape[0]:
         tail = kindices.astype(np.int64) == kbs - 1
         if np.any(kvalues[tail, k % 4:]):
-            raise ValueError(f"kvalues past K={k} (last block, columns >= K) must be 0")
-    return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh)
+            raise ValueError(f"{vn} past K={k} (last block, columns >= K) must be 0")
+    return kptr, kindices, kvalues
+
+
+
 
 
 def kblock_prune(w, sparsity):

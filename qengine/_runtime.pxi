@@ -38,6 +38,11 @@ def spmm_scratch_size(PackedSpmm sp, size_t m):
     return qe_spmm_scratch_size(&buf[0], m)
 
 
+def spmm_kb4_scratch_size(PackedSpmmKb4 sp, size_t m):
+    cdef uint8_t[::1] buf = sp.packed
+    return qe_spmm_kb4_scratch_size(sp.kernel, &buf[0], m)
+
+
 def concat_scratch_size(size_t n_inputs):
     return qe_concat_scratch_size(n_inputs)
 
@@ -144,6 +149,18 @@ cdef class Plan:
         """FullyConnected or 1x1 Conv2D with sparse weights: A [m, K] -> C [m, N]."""
         cdef qe_spmm_op* p = <qe_spmm_op*>self._record(i, sizeof(qe_spmm_op), qe_step_spmm,
                                                        sp.kernel_name, sp)
+        cdef uint8_t[::1] buf = sp.packed
+        p.kernel = sp.kernel
+        p.packed = &buf[0]
+        p.m, p.n, p.k = m, sp.n, sp.k
+        p.in_, p.out = in_off, out_off
+        p.zo, p.qmin, p.qmax = zo, qmin, qmax
+
+    def set_spmm_kb4(self, size_t i, PackedSpmmKb4 sp, size_t m, size_t in_off, size_t out_off,
+                     int zo, int qmin, int qmax):
+        """FullyConnected or 1x1 Conv2D with 1x4 K-blocked weights: A [m, K] -> C [m, N]."""
+        cdef qe_spmm_kb4_op* p = <qe_spmm_kb4_op*>self._record(
+            i, sizeof(qe_spmm_kb4_op), qe_step_spmm_kb4, sp.kernel_name, sp)
         cdef uint8_t[::1] buf = sp.packed
         p.kernel = sp.kernel
         p.packed = &buf[0]

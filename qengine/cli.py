@@ -105,6 +105,8 @@ def _cmd_convert(args):
             prune["scope"] = args.prune_scope
         if args.prune_layers:
             prune["layers"] = args.prune_layers
+        if args.prune_block:
+            prune["block"] = args.prune_block
     try:
         report = convert(args.model, args.output, calibration=args.calib,
                          calibrate=args.calibrate, recover=args.recover,
@@ -153,6 +155,10 @@ def build_parser():
     conv.add_argument("--prune-layers", choices=["all", "pointwise"], default=None,
                       help="prune every conv/dense layer (default) or only those that can "
                            "be stored sparse (1x1 convs, dense)")
+    conv.add_argument("--prune-block", choices=["auto", "1x1", "1x4"], default=None,
+                      help="magnitude/importance unit: single weights (1x1), blocks of 4 "
+                           "input channels of one output (1x4, the fast sparse kernels), "
+                           "or auto (default: 1x4 on 1x1 convs)")
     conv.add_argument("--storage", choices=["auto", "dense", "sparse"], default="auto",
                       help="per layer weight storage: cost model (default), always dense, "
                            "or CSR wherever smaller")

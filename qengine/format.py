@@ -17,7 +17,7 @@ import numpy as np
 from qengine.errors import ModelFormatError
 
 MAGIC = b"QMODEL\x00\x01"
-VERSION = (1, 1)   # 1.1: int16 activations, int64 constants (optional features)
+VERSION = (1, 2)   # 1.1: int16 activations, int64 constants; 1.2: storage "kb4" (optional)
 ALIGN = 64
 PREAMBLE = struct.Struct("<8sHHIQQQ24x")  # magic, major, minor, flags, hlen, data_off, size
 assert PREAMBLE.size == 64

@@ -10,13 +10,14 @@ def _weight_stats(node):
     w = node.constants.get("weight")
     if w is not None:
         return w.size, stored, stored, float(np.count_nonzero(w)) / max(w.size, 1)
-    vals = node.constants.get("weight_values")
-    if vals is not None:
-        n = node.constants["weight_indptr"].size - 1
-        dense = stored - sum(node.constants[k].nbytes for k in
-                             ("weight_indptr", "weight_indices", "weight_values"))
-        k = int(node.attrs.get("k", 0))
-        return n * k, stored, dense + n * k, vals.size / max(n * k, 1)
+    for ptr, idx, vals in (("weight_indptr", "weight_indices", "weight_values"),
+                           ("weight_kptr", "weight_kindices", "weight_kvalues")):
+        if vals in node.constants:
+            n = node.constants[ptr].size - 1
+            dense = stored - sum(node.constants[r].nbytes for r in (ptr, idx, vals))
+            k = int(node.attrs.get("k", 0))
+            nnz = np.count_nonzero(node.constants[vals])
+            return n * k, stored, dense + n * k, nnz / max(n * k, 1)
     return 0, stored, stored, 1.0
 
 

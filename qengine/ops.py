@@ -95,8 +95,9 @@ def _rank(node, info, lo, hi=None):
         _fail(node, f"value {info.name!r} must have rank {want}, got shape {list(info.shape)}")
 
 
-STORAGES = ("dense", "csr")
-SPARSE_ROLES = ("weight_indptr", "weight_indices", "weight_values")
+STORAGES = ("dense", "csr", "kb4")
+SPARSE_ROLES = {"csr": ("weight_indptr", "weight_indices", "weight_values"),
+                "kb4": ("weight_kptr", "weight_kindices", "weight_kvalues")}
 
 
 def _storage(node):
@@ -106,19 +107,34 @@ def _storage(node):
     return storage
 
 
-def _check_csr(node, k):
-    """The CSR weights of a `storage: "csr"` node over K = k input channels, checked with
-    the kernels' own validation (qengine._kernels_sparse): indptr int32 [N+1] from 0,
-    non-decreasing, ending at nnz; indices uint16 (K < 65536) / int32 in [0, K), strictly
-    increasing within a row; values int8 in [-127, 127]. Returns N."""
+def _check_sparse(node, k):
+    """The sparse weights of a `storage: "csr"` or `"kb4"` node over K = k input channels,
+    checked with the kernels' own validation (qengine._kernels_sparse). CSR: indptr int32
+    [N+1] from 0, non-decreasing, ending at nnz; indices uint16 (K < 65536) / int32 in
+    [0, K), strictly increasing within a row; values int8 in [-127, 127]. kb4: the same for
+    kptr / kindices over ceil(K/4) blocks (uint16 when ceil(K/4) < 65536), kvalues int8
+    [nblocks, 4], 0 past K. Returns N."""
     from qengine import _kernels_sparse as S
+    storage = _storage(node)
+    roles = SPARSE_ROLES[storage]
     if "weight" in node.constants:
-        _fail(node, "storage 'csr' takes weight_indptr/weight_indices/weight_values, not "
-                    "a dense 'weight'")
-    for role in SPARSE_ROLES:
+        _fail(node, f"storage {storage!r} takes {'/'.join(roles)}, not a dense 'weight'")
+    for role in roles:
         if role not in node.constants:
-            _fail(node, f"storage 'csr' needs a constant {role!r}")
+            _fail(node, f"storage {storage!r} needs a constant {role!r}")
     need_attr_int(node, "k", k, k)   # the dense width, stated in the file for readers
+    if storage == "kb4":
+        c = node.constants
+        ptr = c["weight_kptr"]
+        if ptr.ndim != 1 or ptr.shape[0] < 1:
+            _fail(node, f"constant 'weight_kptr' must be 1-D of length N + 1, got shape "
+                        f"{list(ptr.shape)}")
+        try:
+            S.check_kblock(ptr, c["weight_kindices"], c["weight_kvalues"], ptr.shape[0] - 1,
+                           k, roles)
+        except ValueError as exc:
+            _fail(node, str(exc))
+        return ptr.shape[0] - 1
     need_attr_int(node, "block", 1, 4, 1)
     if node.attrs.get("block", 1) not in S.SPMM_BLOCKS:
         _fail(node, f"attribute 'block' must be one of {list(S.SPMM_BLOCKS)}")
@@ -136,9 +152,40 @@ def _check_csr(node, k):
     return ptr.shape[0] - 1
 
 
-def _pack_csr(node, k):
+def _run_dense(node):
+    """attrs `run`: "sparse" (default: the sparse kernels) or "dense" (the weights are
+    stored sparse for a smaller file but expanded at load and run by the dense kernel,
+    written where the converter predicts the dense kernel faster)."""
+    run = node.attrs.get("run", "sparse")
+    if run not in ("sparse", "dense"):
+        _fail(node, f"attribute 'run' must be 'sparse' or 'dense', got {run!r}")
+    return run == "dense"
+
+
+def _expand_sparse(node, n, k):
+    """The dense int8 W [n, k] of a node's (already checked) sparse constants."""
+    c = node.constants
+    w = np.zeros((n, k), np.int8)
+    if node.attrs.get("storage") == "kb4":
+        ptr, idx, val = c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"]
+        rows = np.repeat(np.arange(n), np.diff(ptr))
+        wp = np.zeros((n, -(-k // 4) * 4), np.int8)
+        for j in range(4):
+            wp[rows, 4 * idx.astype(np.int64) + j] = val[:, j]
+        w[:] = wp[:, :k]
+    else:
+        ptr, idx = c["weight_indptr"], c["weight_indices"]
+        w[np.repeat(np.arange(n), np.diff(ptr)), idx.astype(np.int64)] = c["weight_values"]
+    return w
+
+
+def _pack_sparse(node, k):
     from qengine import _kernels_sparse as S
     c = node.constants
+    if node.attrs.get("storage") == "kb4":
+        return S.pack_spmm_kblock(c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"],
+                                  c["weight_kptr"].shape[0] - 1, k, c["bias"], c["m0"],
+                                  c["sh"])
     return S.pack_spmm(c["weight_indptr"], c["weight_indices"], c["weight_values"], k,
                        c["bias"], c["m0"], c["sh"], block=node.attrs.get("block", 1))
 
@@ -158,14 +205,16 @@ class FullyConnected(_Op):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
         wide = _wide(node, ins, outs, out8_ok=True)
-        if _storage(node) == "csr":
+        if _storage(node) != "dense":
             if wide:
-                _fail(node, "storage 'csr' is for int8 activations only")
+                _fail(node, f"storage {_storage(node)!r} is for int8 activations only")
             _rank(node, x, 2)
-            n = _check_csr(node, x.shape[1])
+            n = _check_sparse(node, x.shape[1])
             _requant_consts(node, n)
             need_shape(node, y, (x.shape[0], n))
             node.params = (False,) + _clamp(node)
+            node.dense_weight = _expand_sparse(node, n, x.shape[1]) if _run_dense(node) \
+                else None
             return
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
         if w.ndim != 2 or len(x.shape) != 2 or w.shape[1] != x.shape[1]:
@@ -179,8 +228,11 @@ class FullyConnected(_Op):
 
     def prepare(self, node, ins, outs):
         c = node.constants
-        if node.attrs.get("storage") == "csr":
-            return _pack_csr(node, ins[0].shape[1])
+        if getattr(node, "dense_weight", None) is not None:
+            return _native.PackedGemm(node.dense_weight, c["bias"], c["m0"], c["sh"],
+                                      _native.isa_selected())
+        if node.attrs.get("storage", "dense") != "dense":
+            return _pack_sparse(node, ins[0].shape[1])
         if node.params[0]:
             from qengine._kernels_qs16 import pack_gemm16
             return pack_gemm16(c["weight"], c["bias"], c["m0"], c["sh"])
@@ -192,13 +244,16 @@ class FullyConnected(_Op):
             return _native.fc16_scratch_size(prep, ins[0].shape[0])
         if isinstance(prep, _native.PackedSpmm):
             return _native.spmm_scratch_size(prep, ins[0].shape[0])
+        if isinstance(prep, _native.PackedSpmmKb4):
+            return _native.spmm_kb4_scratch_size(prep, ins[0].shape[0])
         return prep.scratch_size(ins[0].shape[0])
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         wide, qmin, qmax = node.params
-        if isinstance(prep, _native.PackedSpmm):
-            plan.set_spmm(i, prep, ins[0].shape[0], offsets[node.inputs[0]],
-                          offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
+        if isinstance(prep, (_native.PackedSpmm, _native.PackedSpmmKb4)):
+            set_ = plan.set_spmm if isinstance(prep, _native.PackedSpmm) else plan.set_spmm_kb4
+            set_(i, prep, ins[0].shape[0], offsets[node.inputs[0]], offsets[node.outputs[0]],
+                 outs[0].zero_point, qmin, qmax)
             return
         if wide:
             _native.plan_set_fc16(plan, i, prep, ins[0].shape[0], offsets[node.inputs[0]],
@@ -222,10 +277,10 @@ class Conv2D(_Op):
         need_arity(node, 1, 1)
         x, y = ins[0], outs[0]
         wide = _wide(node, ins, outs, out8_ok=True)
-        if wide and _storage(node) == "csr":
-            _fail(node, "storage 'csr' is for int8 activations only")
+        if wide and _storage(node) != "dense":
+            _fail(node, f"storage {_storage(node)!r} is for int8 activations only")
         _rank(node, x, 4)
-        if _storage(node) == "csr":
+        if _storage(node) != "dense":
             self._check_sparse(node, x, y)
             return
         w = need_const(node, "weight", "int8", lo=-127, hi=127)
@@ -260,26 +315,30 @@ class Conv2D(_Op):
         for attr, want in (("stride", [1, 1]), ("dilation", [1, 1]),
                            ("padding", [0, 0, 0, 0]), ("groups", 1)):
             if node.attrs.get(attr, want) != want:
-                _fail(node, f"storage 'csr' is only for 1x1 convolutions with stride 1, "
+                _fail(node, f"storage {_storage(node)!r} is only for 1x1 convolutions with stride 1, "
                             f"no padding, dilation 1 and groups 1; got {attr} "
                             f"{node.attrs[attr]!r}")
         b, h, w, c = x.shape
         if h < 1 or w < 1:
             _fail(node, f"x must have H, W >= 1, got {list(x.shape)}")
-        n = _check_csr(node, c)
+        n = _check_sparse(node, c)
         _requant_consts(node, n)
         need_shape(node, y, (b, h, w, n))
-        node.params = ("csr",) + _clamp(node)
+        node.params = ("sparse",) + _clamp(node)
+        if _run_dense(node):   # the dense 1x1 path of the same weights
+            node.dense_weight = _expand_sparse(node, n, c).reshape(n, 1, 1, c)
+            node.params = (1, (1, 1), (1, 1), (0, 0, 0, 0), False) + _clamp(node)
 
     def prepare(self, node, ins, outs):
         from qengine._kernels_conv import pack_conv2d
-        if node.params[0] == "csr":
-            return _pack_csr(node, ins[0].shape[3])
+        if node.params[0] == "sparse":
+            return _pack_sparse(node, ins[0].shape[3])
         from qengine._kernels_qs16 import pack_conv2d16
         groups, stride, dilation, pad, wide, _, _ = node.params
         c = node.constants
         pack = pack_conv2d16 if wide else pack_conv2d
-        return pack(c["weight"], c["bias"], c["m0"], c["sh"], stride, pad, dilation,
+        w = getattr(node, "dense_weight", None)
+        return pack(c["weight"] if w is None else w, c["bias"], c["m0"], c["sh"], stride, pad, dilation,
                     groups, ins[0].zero_point)
 
     def scratch(self, prep, ins, outs, num_threads):
@@ -288,14 +347,17 @@ class Conv2D(_Op):
             return _native.conv16_scratch_size(prep, b, h, w, num_threads)
         if isinstance(prep, _native.PackedSpmm):
             return _native.spmm_scratch_size(prep, b * h * w)
+        if isinstance(prep, _native.PackedSpmmKb4):
+            return _native.spmm_kb4_scratch_size(prep, b * h * w)
         return _native.conv_scratch_size(prep, b, h, w, num_threads)
 
     def add_step(self, plan, i, prep, node, ins, outs, offsets):
         b, h, w, _ = ins[0].shape
         qmin, qmax = node.params[-2:]
-        if isinstance(prep, _native.PackedSpmm):
-            plan.set_spmm(i, prep, b * h * w, offsets[node.inputs[0]],
-                          offsets[node.outputs[0]], outs[0].zero_point, qmin, qmax)
+        if isinstance(prep, (_native.PackedSpmm, _native.PackedSpmmKb4)):
+            set_ = plan.set_spmm if isinstance(prep, _native.PackedSpmm) else plan.set_spmm_kb4
+            set_(i, prep, b * h * w, offsets[node.inputs[0]], offsets[node.outputs[0]],
+                 outs[0].zero_point, qmin, qmax)
             return
         if node.params[4]:
             _native.plan_set_conv16(plan, i, prep, b, h, w, offsets[node.inputs[0]],

@@ -1,6 +1,7 @@
 """Pruning and recovery in the converter: each method's invariants, channel pruning keeps
 the graph consistent and runnable, reconstruction lowers a layer's error, the storage
 choice follows the cost model, CSR files run bit-identically to dense, CLI flags."""
+import copy
 import json
 
 import numpy as np
@@ -18,7 +19,7 @@ from qengine.convert import costmodel  # noqa: E402
 from qengine.convert.lower import lower_for_runtime  # noqa: E402
 from qengine.convert.prune import (channel_groups, nm_mask, parse_spec,  # noqa: E402
                                    prune_graph)
-from qengine.convert.reconstruct import Gram, refit  # noqa: E402
+from qengine.convert.reconstruct import Gram, reconstruct, refit  # noqa: E402
 from qengine.convert.ir import Node  # noqa: E402
 from qengine.convert.storage import choose_storage  # noqa: E402
 
@@ -107,6 +108,51 @@ def test_magnitude_global_and_caps(tmp_path):
     w = weights(student)
     assert np.count_nonzero(w[names[0]]) == w[names[0]].size
     assert np.mean(w[names[1]] == 0) <= 0.65 + 1e-9
+
+
+def _blocks_uniform(mask):
+    """True when every 1x4 K-block of the mask [O, ...] is all dropped or all kept."""
+    m = mask.reshape(mask.shape[0], -1)
+    return bool(np.array_equal(m, np.repeat(m[:, ::4], 4, axis=1)[:, :m.shape[1]]))
+
+
+@pytest.mark.parametrize("method", ["magnitude", "importance"])
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_block_pruning(tmp_path, method, scope):
+    g = load_ir(block_model(tmp_path))
+    names = {n.name: n for n in g.nodes if n.op in ("conv2d", "dense")}
+    one_by_one = [n for n, node in names.items() if node.op == "conv2d" and
+                  node.params["weight"].shape[1:3] == (1, 1) and node.attrs["groups"] == 1]
+    assert one_by_one
+    for block in ("auto", (1, 4), "1x4"):
+        spec = parse_spec({"sparsity": 0.75, "method": method, "scope": scope,
+                           "sensitive": "prune", "block": block})
+        student, info = prune_graph(g, calib(g), spec)
+        sw = weights(student)
+        for name, mask in info.masks.items():
+            blocked = block != "auto" or name in one_by_one
+            w = sw[name]
+            kb = -(-w.reshape(w.shape[0], -1).shape[1] // 4)
+            if blocked:
+                assert _blocks_uniform(mask), (name, block)
+                assert np.all((w != 0) <= mask)
+                dropped = np.mean(~mask.reshape(w.shape[0], -1)[:, ::4])
+                if scope == "layer":
+                    assert abs(dropped - 0.75) <= 1.0 / kb + 1e-9, (name, dropped)
+                if method == "importance":   # the same count of blocks in every row
+                    assert len(set((~mask.reshape(w.shape[0], -1)[:, ::4]).sum(1))) == 1
+            elif w.size >= 16:
+                assert not _blocks_uniform(mask), name    # unstructured elsewhere
+
+
+def test_block_spec_errors():
+    for bad in ((2, 2), "1x8", 4, "x", (1, 4, 1), True):
+        with pytest.raises(ValueError, match="block"):
+            parse_spec({"block": bad})
+    with pytest.raises(ValueError, match="block"):
+        parse_spec({"block": (1, 4), "method": "channel"})
+    assert parse_spec({"block": [1, 4]})["block"] == (1, 4)
+    assert parse_spec({"method": "2:4"})["block"] == "auto"
 
 
 def test_two_four_pattern(tmp_path):
@@ -219,8 +265,15 @@ def test_storage_follows_cost_model():
         chosen = choose_storage(b, "auto", isa)
         for node, w in zip(b.nodes, ws):
             want, _ = costmodel.choose(w, 1, isa)
-            assert chosen[node["name"]][0] == want
-            assert (node["attrs"].get("storage", "dense") == "csr") == (want != "dense")
+            storage = node["attrs"].get("storage", "dense")
+            if want != "dense":   # the fastest sparse format, run by its sparse kernel
+                assert chosen[node["name"]][0] == want
+                assert storage == {"csr4x1": "csr"}.get(want, want)
+                assert "run" not in node["attrs"]
+            elif storage != "dense":   # smaller stored sparse, expanded and run dense
+                assert chosen[node["name"]][0] == storage + ">dense"
+                assert node["attrs"]["run"] == "dense"
+                assert chosen[node["name"]][1] < w.size
     assert costmodel.choose(ws[0], 1, "avx2")[0] != "dense"   # 97% sparse: sparse wins
     assert costmodel.choose(ws[2], 1, "avx2")[0] == "dense"   # no zeros: never sparse
     b = _builder(ws, 1)
@@ -242,6 +295,23 @@ def test_sparse_file_runs_like_dense(tmp_path):
     md, ms = qengine.load(str(tmp_path / "d.qmodel")), qengine.load(str(tmp_path / "s.qmodel"))
     for x in rand(5, 1, 24):
         np.testing.assert_array_equal(md.run(x, raw=False), ms.run(x, raw=False))
+
+
+def test_reconstruct_refits_only_pruned_layers(tmp_path):
+    g = load_ir(block_model(tmp_path))
+    batches = calib(g)
+    last_conv = [n.name for n in g.nodes if n.op == "conv2d"][-1]
+    student, info = prune_graph(g, batches, parse_spec({"sparsity": 0.6,
+                                                        "exclude": (last_conv,)}))
+    assert last_conv not in info.masks
+    before = {k: v.copy() for k, v in weights(student).items()}
+    done = reconstruct(g, student, batches, info.masks, info.keep)
+    assert set(done) == set(info.masks) and info.masks
+    for name, w in weights(student).items():
+        assert np.array_equal(w, before[name]) == (name not in info.masks), name
+    unpruned = copy.deepcopy(g)
+    assert reconstruct(g, unpruned, batches) == {}
+    assert all(np.array_equal(w, weights(g)[k]) for k, w in weights(unpruned).items())
 
 
 def test_recovery_beats_none(tmp_path):

@@ -1,6 +1,7 @@
-"""storage "csr" in the runtime (docs/FORMAT.md): FullyConnected and 1x1 Conv2D with CSR
-(or 4x1-blocked) weights give bit-identical outputs to the same weights stored dense, on
-every ISA variant and thread count; a malformed CSR structure is refused at load."""
+"""storage "csr" and "kb4" in the runtime (docs/FORMAT.md): FullyConnected and 1x1 Conv2D
+with CSR (or 4x1-blocked) or 1x4 K-blocked weights give bit-identical outputs to the same
+weights stored dense, on every ISA variant and thread count, also when `run: "dense"`
+expands them at load; a malformed sparse structure is refused at load."""
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ def _sparse(w, rng, sparsity):
     return w
 
 
-def _model(rng, storage, block=1, sparsity=0.8):
+def _model(rng, storage, block=1, sparsity=0.8, run=None):
     """1x1 conv (ReLU) -> reshape -> FC on [2, 5, 3, C]: both layers sparse or dense."""
     rng = np.random.default_rng(rng)
     b, h, w_, c, o, n = 2, 5, 3, 37, 19, 11
@@ -37,10 +38,16 @@ def _model(rng, storage, block=1, sparsity=0.8):
             wd = d["weight"].reshape(d["weight"].shape + ((1, 1, 1) if conv else ()))
             wd = wd.reshape((wd.shape[0], 1, 1, -1)) if conv else wd
             return dict(d, weight=wd), {}
-        ptr, idx, val = K.dense_to_csr(d["weight"])
         out = {k: v for k, v in d.items() if k != "weight"}
+        attrs = {"k": int(d["weight"].shape[1])} if run is None else \
+            {"k": int(d["weight"].shape[1]), "run": run}
+        if storage == "kb4":
+            ptr, idx, val = K.dense_to_kblock(d["weight"])
+            out.update(weight_kptr=ptr, weight_kindices=idx, weight_kvalues=val)
+            return out, dict(attrs, storage="kb4")
+        ptr, idx, val = K.dense_to_csr(d["weight"])
         out.update(weight_indptr=ptr, weight_indices=idx, weight_values=val)
-        return out, {"storage": "csr", "k": int(d["weight"].shape[1]), "block": block}
+        return out, dict(attrs, storage="csr", block=block)
 
     cc, ca = consts(conv, True)
     g.node("Conv2D", "conv", ["x"], ["c"], cc, stride=[1, 1], padding=[0, 0, 0, 0],
@@ -52,15 +59,49 @@ def _model(rng, storage, block=1, sparsity=0.8):
     return g
 
 
-@pytest.mark.parametrize("block", [1, 4])
-def test_csr_bit_identical_to_dense(isa, tmp_path, block):
-    dense = _model(5, "dense").save(str(tmp_path / "d.qmodel"))
-    sparse = _model(5, "csr", block).save(str(tmp_path / "s.qmodel"))
+@pytest.mark.parametrize("storage,block,run", [("csr", 1, None), ("csr", 4, None),
+                                               ("kb4", 1, None), ("csr", 1, "dense"),
+                                               ("kb4", 1, "dense"), ("kb4", 1, "sparse")])
+@pytest.mark.parametrize("sparsity", [0.0, 0.8, 1.0])
+def test_sparse_bit_identical_to_dense(isa, tmp_path, storage, block, run, sparsity):
+    dense = _model(5, "dense", sparsity=sparsity).save(str(tmp_path / "d.qmodel"))
+    sparse = _model(5, storage, block, sparsity, run).save(str(tmp_path / "s.qmodel"))
     x = np.random.default_rng(2).integers(-128, 128, size=(2, 5, 3, 37), dtype=np.int8)
     want = qengine.load(dense, num_threads=1).run(x, raw=True)
     for threads in (1, 2, 3):
         m = qengine.load(sparse, num_threads=threads)
         np.testing.assert_array_equal(m.run(x, raw=True), want)
+        kernels = " ".join(r[2] for r in m.profile(x.astype(np.float32), runs=1))
+        assert ("spmm" in kernels) == (run != "dense"), kernels
+
+
+def test_kb4_block_pruned_conv_bit_identical(isa, tmp_path):
+    """1x4-block-pruned weights (most channels empty) through the kb4 step."""
+    rng = np.random.default_rng(3)
+    g = {}
+    for storage in ("dense", "kb4"):
+        b = _model(5, storage, sparsity=0.0)
+        for node in b.nodes:
+            roles = node["constants"]
+            if storage == "dense" and "weight" in roles:
+                w = b.constants[roles["weight"]]
+                b.constants[roles["weight"]] = K.kblock_prune(
+                    w.reshape(w.shape[0], -1), 0.9).reshape(w.shape)
+        g[storage] = b
+    # the kb4 model's weights come from the pruned dense ones
+    for nd, ns in zip(g["dense"].nodes, g["kb4"].nodes):
+        if "weight" in nd["constants"]:
+            w = g["dense"].constants[nd["constants"]["weight"]]
+            ptr, idx, val = K.dense_to_kblock(w.reshape(w.shape[0], -1))
+            for role, arr in (("weight_kptr", ptr), ("weight_kindices", idx),
+                              ("weight_kvalues", val)):
+                g["kb4"].constants[ns["constants"][role]] = arr
+    x = rng.integers(-128, 128, size=(2, 5, 3, 37), dtype=np.int8)
+    want = qengine.load(g["dense"].save(str(tmp_path / "d.qmodel"))).run(x, raw=True)
+    path = g["kb4"].save(str(tmp_path / "s.qmodel"))
+    for threads in (1, 2):
+        np.testing.assert_array_equal(qengine.load(path, num_threads=threads).run(x, raw=True),
+                                      want)
 
 
 def test_csr_profile_names_the_sparse_kernel(tmp_path):
@@ -115,6 +156,51 @@ def test_malformed_csr_refused(tmp_path, case, fn, match):
     path = _edit_csr(tmp_path, fn)
     with pytest.raises(ModelFormatError, match=match):
         qengine.load(path)
+
+
+def _edit_kb4(tmp_path, fn, op="FullyConnected"):
+    g = _model(5, "kb4", sparsity=0.5)
+    node = next(n for n in g.nodes if n["op"] == op)
+    fn(g, node)
+    return g.save(str(tmp_path / "bad.qmodel"))
+
+
+def _kb4_tail(g, n):
+    """a nonzero weight past K in the last block of a conv row (K = 37: 3 padding columns)"""
+    ptr, idx, val = (_const(g, n, r) for r in ("weight_kptr", "weight_kindices",
+                                               "weight_kvalues"))
+    val = val.copy()
+    val[idx == idx.max(), 3] = 5
+    _set(g, n, "weight_kvalues", val)
+
+
+BAD_KB4 = [
+    ("kptr not monotone", _with("weight_kptr", lambda p: _swap(p)), "non-decreasing"),
+    ("kptr end", _with("weight_kptr", lambda p: p // 2), "must equal len"),
+    ("kptr length", _with("weight_kptr", lambda p: p[1:].copy()), "'bias' has shape|kptr"),
+    ("block index out of range", _with("weight_kindices", lambda i: i + 600), "must lie in"),
+    ("unsorted", _with("weight_kindices", lambda i: i[::-1].copy()), "strictly increasing"),
+    ("index dtype", _with("weight_kindices", lambda i: i.astype(np.int16)), "uint16"),
+    ("values shape", _with("weight_kvalues", lambda v: v[:, :3].copy()), "shape"),
+    ("value -128", _with("weight_kvalues", lambda v: np.full_like(v, -128)), "-128"),
+    ("k attr", lambda g, n: n["attrs"].__setitem__("k", 3), "'k'"),
+    ("missing role", lambda g, n: n["constants"].pop("weight_kvalues"), "weight_kvalues"),
+    ("dense weight too", lambda g, n: n["constants"].__setitem__(
+        "weight", g.const("extra", np.zeros((11, 285), np.int8))), "not a dense"),
+    ("run attr", lambda g, n: n["attrs"].__setitem__("run", "fast"), "'run'"),
+    ("storage attr", lambda g, n: n["attrs"].__setitem__("storage", "kb8"), "storage"),
+]
+
+
+@pytest.mark.parametrize("case,fn,match", BAD_KB4, ids=[b[0] for b in BAD_KB4])
+def test_malformed_kb4_refused(tmp_path, case, fn, match):
+    with pytest.raises(ModelFormatError, match=match):
+        qengine.load(_edit_kb4(tmp_path, fn))
+
+
+def test_kb4_values_past_k_refused(tmp_path):
+    with pytest.raises(ModelFormatError, match="past K"):
+        qengine.load(_edit_kb4(tmp_path, _kb4_tail, op="Conv2D"))
 
 
 def test_csr_conv_must_be_pointwise(tmp_path):

@@ -40,6 +40,16 @@ typedef struct {
 } qe_spmm_op;
 void qe_step_spmm(const void* op, uint8_t* arena, void* scratch, int num_threads);
 
+/* The same with 1x4 K-blocked weights (storage "kb4"): A [m, k] -> C [m, n]. */
+typedef struct {
+  const qe_spmm_kb4_kernel* kernel;
+  const void* packed;   /* qe_spmm_kb4_pack output */
+  size_t m, n, k;
+  size_t in, out;       /* arena byte offsets */
+  int32_t zo, qmin, qmax;
+} qe_spmm_kb4_op;
+void qe_step_spmm_kb4(const void* op, uint8_t* arena, void* scratch, int num_threads);
+
 typedef struct {
   qe_pool_geometry g;
   size_t in, out;

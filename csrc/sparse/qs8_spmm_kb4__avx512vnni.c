@@ -120,11 +120,15 @@ INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
  * (the order of the two packs). */
 INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
                        size_t at_stride, const qe_spmm_params* p) {
+  const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+  if (cnt == 0) /* a pruned-away channel (common at high sparsity and small K): acc = bias
+                 * at every position, one scalar eq. 5 */
+    return _mm512_set1_epi8(
+        (char)qe_requant(W->bias[n], W->m0[n], W->sh[n], p->zo, p->qmin, p->qmax));
   __m512i acc[4], acc1[4];
   const __m512i b = _mm512_set1_epi32(W->bias_u8[n]);
   for (size_t g = 0; g < G; g++) acc[g] = b, acc1[g] = _mm512_setzero_si512();
   const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
-  const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
   size_t i = 0;
   for (; i + 2 <= cnt; i += 2) {
     const uint8_t* x0 = at + (size_t)kb[i] * at_stride;

@@ -151,8 +151,8 @@ static void mm_task(void* ctx, size_t t) {
   J->kern->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
 }
 
-/* Worker w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
- * worker's own slab of ceil(K/4) x 64 positions (L1/L2 resident) and used at once for all
+/* Task w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
+ * task's own slab of ceil(K/4) x 64 positions (L1/L2 resident) and used at once for all
  * channels. */
 static void fused_task(void* ctx, size_t w) {
   const job* J = (const job*)ctx;
@@ -203,7 +203,9 @@ void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t 
   J.n_per_task = qe_div_up(groups, chunks) * QE_KB4_NB;
   J.n_nchunks = qe_div_up(J.W.np, J.n_per_task);
   if (J.n_nchunks == 1) {
-    J.nworkers = QE_MIN(threads, mtasks);
+    /* several tasks per thread, so that a thread descheduled on a busy machine holds back
+     * little work (the scratch holds one slab per position tile) */
+    J.nworkers = threads > 1 ? QE_MIN(4 * threads, mtasks) : 1;
     qe_parallel_for(num_threads, J.nworkers, fused_task, &J);
     return;
   }

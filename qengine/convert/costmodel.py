@@ -2,34 +2,47 @@
 model"). Every constant lives here; refit them with `python -m benchmarks.sparse_cost_model
 [--isa NAME]` after a kernel changes and paste the printed numbers.
 
-Times in ns for one call, single thread, warm caches; Mp = round_up(M, 32), P = packed
+Times in ns for one call, single thread, warm caches. Mp = round_up(M, 32), P = packed
 pairs of nonzeros (about nnz/2 + half a dummy per row for CSR; pairs of 4x1 blocks for
-block 4):
-    sparse, M >= 4:  c_in * Mp*K + c_out * Mp*N + c_pair * Mp*P
-    sparse, M < 4:   c_mv_pair * M*P + c_mv_out * M*N
-    dense:           c_mac * M*N*K + c_dout * M*N
+block 4); Mq = round_up(M, 16), B = nonzero 1x4 K-blocks (4 consecutive input channels of
+one output channel):
+    CSR / 4x1, M >= 4:  c_in * Mp*K + c_out * Mp*N + c_pair * Mp*P
+    CSR / 4x1, M < 4:   c_mv_pair * M*P + c_mv_out * M*N
+    kb4, M >= 4:        c_call + c_pack * Mq*K + c_out * Mq*N + c_blk * Mq*B
+    kb4, M < 4:         c_call + c_mv_blk * M*B + c_mv_out * M*N
+    dense, M >= 4:      c_mac * M*N*K + c_dout * M*N
+    dense, M < 4:       c_mv_w * M*N*K   (a matrix-vector product streams W; c_mv_w from
+                        the FC layer, N = 1000, K = 1280, timed alone)
+The dense and CSR models have no per-call term (fitted without one), the kb4 model has
+(c_call): on tiny layers this leans to dense, the safe side.
 """
 import numpy as np
 
 # fitted on an x86 machine with AVX-512 VNNI (2 shared cores), MobileNetV2 1x1 layers at
-# 0-95% sparsity (benchmarks/sparse_cost_model.py)
+# 50-95% sparsity (benchmarks/sparse_cost_model.py)
 CONSTANTS = {
     "avx512vnni": {
         "csr": dict(c_in=0.0751, c_out=0.1855, c_pair=0.0343, c_mv_pair=0.468, c_mv_out=2.62),
         "csr4x1": dict(c_in=0.0846, c_out=0.2017, c_pair=0.0572, c_mv_pair=1.005, c_mv_out=0.0),
-        "dense": dict(c_mac=0.00306, c_dout=0.147),
+        "kb4": dict(c_call=931, c_pack=0.0258, c_out=0.1157, c_blk=0.0151, c_mv_blk=0.191,
+                    c_mv_out=4.16),
+        "dense": dict(c_mac=0.00306, c_dout=0.147, c_mv_w=0.0084),
     },
     "avx2": {
         "csr": dict(c_in=0.0683, c_out=0.1938, c_pair=0.0647, c_mv_pair=0.518, c_mv_out=1.728),
         "csr4x1": dict(c_in=0.0725, c_out=0.2024, c_pair=0.1357, c_mv_pair=1.08, c_mv_out=0.0),
-        "dense": dict(c_mac=0.01316, c_dout=0.2952),
+        "kb4": dict(c_call=1500, c_pack=0.058, c_out=0.17, c_blk=0.070, c_mv_blk=0.33,
+                    c_mv_out=3.3),
+        "dense": dict(c_mac=0.01316, c_dout=0.2952, c_mv_w=0.023),
     },
 }
 # ISAs without their own fit use the closest one (NEON: 16-bit products like AVX2)
 FALLBACK = {"scalar": "avx2", "neon": "avx2", "neondot": "avx2"}
-# sparse only where predicted this much faster than dense (the model errs by up to ~30%)
+# sparse only where predicted this much faster than dense (the model errs by up to ~30% on
+# small layers)
 MARGIN = 0.25
 MV_MAX_M = 4
+FORMATS = ("dense", "csr", "csr4x1", "kb4")
 
 
 def constants(isa):
@@ -48,25 +61,45 @@ def pairs(w, block=1):
     return int(np.sum((per_row + 1) // 2))
 
 
+def kblocks(w):
+    """Nonzero 1x4 K-blocks B of weights W [N, K]."""
+    nz = w.reshape(w.shape[0], -1) != 0
+    n, k = nz.shape
+    pad = np.zeros((n, -(-k // 4) * 4), bool)
+    pad[:, :k] = nz
+    return int(pad.reshape(n, -1, 4).any(axis=2).sum())
+
+
 def predict(fmt, m, n, k, p, isa):
-    """Predicted ns of one call: fmt "dense" | "csr" | "csr4x1"."""
+    """Predicted ns of one call: fmt "dense" | "csr" | "csr4x1" | "kb4"; p is P (pairs)
+    for csr / csr4x1, B (1x4 blocks) for kb4, unused for dense."""
     c = constants(isa)[fmt]
     if fmt == "dense":
+        if m < MV_MAX_M:
+            return c["c_mv_w"] * m * n * k
         return c["c_mac"] * m * n * k + c["c_dout"] * m * n
+    if fmt == "kb4":
+        if m < MV_MAX_M:
+            return c["c_call"] + c["c_mv_blk"] * m * p + c["c_mv_out"] * m * n
+        mq = -(-m // 16) * 16
+        return c["c_call"] + c["c_pack"] * mq * k + c["c_out"] * mq * n + c["c_blk"] * mq * p
     if m < MV_MAX_M:
         return c["c_mv_pair"] * m * p + c["c_mv_out"] * m * n
     mp = -(-m // 32) * 32
     return c["c_in"] * mp * k + c["c_out"] * mp * n + c["c_pair"] * mp * p
 
 
-def choose(w, m, isa):
-    """("dense" | "csr" | "csr4x1", {format: predicted ns}) for int8 weights W [N, K] run on
-    M rows: the fastest, sparse only when more than MARGIN faster than dense."""
+def choose(w, m, isa, formats=FORMATS):
+    """(format, {format: predicted ns}) for int8 weights W [N, K] run on M rows: the fastest
+    of `formats`, sparse only when more than MARGIN faster than dense."""
     n, k = w.shape[0], int(np.prod(w.shape[1:]))
     times = {"dense": predict("dense", m, n, k, 0, isa)}
     if np.count_nonzero(w) < w.size:
-        for fmt, block in (("csr", 1), ("csr4x1", 4)):
-            times[fmt] = predict(fmt, m, n, k, pairs(w, block), isa)
+        for fmt in formats:
+            if fmt in ("csr", "csr4x1"):
+                times[fmt] = predict(fmt, m, n, k, pairs(w, 4 if fmt == "csr4x1" else 1), isa)
+            elif fmt == "kb4":
+                times[fmt] = predict(fmt, m, n, k, kblocks(w), isa)
     best = min(times, key=times.get)
     if best != "dense" and times[best] > (1 - MARGIN) * times["dense"]:
         best = "dense"

@@ -11,6 +11,12 @@ weight seen as [O, kh*kw*C]):
   importance  unstructured, the Wanda criterion: score(n, k) = |W[n, k]| * ||X[:, k]||_2,
               X the calibration activations entering the layer (im2col columns for a conv),
               compared within each output row (every row keeps the same count).
+  block       (magnitude and importance) the unit removed: (1, 1) single weights, (1, 4)
+              blocks of 4 consecutive K values of one output row (scored by the sum of
+              their 4 scores) -- the unit of the 1x4 sparse kernels (docs/SPARSE.md), which
+              run such layers 1.5-3x faster than unstructured ones at the same sparsity.
+              "auto" (default): (1, 4) on 1x1 convolutions (the layers the runtime stores
+              as 1x4 blocks), (1, 1) elsewhere.
   2:4         at most 2 nonzeros in every 4 consecutive weights along K (the importance
               score picks which 2); a last partial group of g < 4 keeps min(g, 2).
   channel     structured: whole output channels of a producer layer go, with the matching
@@ -37,7 +43,8 @@ from qengine.convert.recover import tap_sums
 METHODS = ("magnitude", "importance", "channel", "2:4")
 DEFAULTS = {"sparsity": 0.5, "method": "magnitude", "scope": "layer", "layers": "all",
             "sensitive": "cap", "sensitive_cap": 0.5, "max_layer_sparsity": 0.95,
-            "exclude": ()}
+            "exclude": (), "block": "auto"}
+BLOCKS = ((1, 1), (1, 4))
 CHANNEL_OPS = ("relu", "clip", "leaky_relu", "sigmoid", "tanh", "hard_sigmoid", "hard_swish",
                "max_pool", "avg_pool", "global_avg_pool")
 
@@ -63,7 +70,37 @@ def parse_spec(prune):
         if s[key] not in allowed:
             raise ValueError(f"prune {key}={s[key]!r}: choose one of {', '.join(allowed)}")
     s["exclude"] = tuple(s["exclude"])
+    s["block"] = _parse_block(s["block"])
+    if s["block"] != (1, 1) and s["block"] != "auto" and \
+            s["method"] not in ("magnitude", "importance"):
+        raise ValueError(f"prune block={s['block']!r} is for methods magnitude and importance, "
+                         f"not {s['method']!r}")
     return s
+
+
+def _parse_block(b):
+    """"auto", (1, 1) or (1, 4) from "auto", "1x4", (1, 4), [1, 4], ..."""
+    if b == "auto":
+        return b
+    if isinstance(b, str) and "x" in b:
+        try:
+            b = tuple(int(v) for v in b.split("x"))
+        except ValueError:
+            pass
+    if isinstance(b, (tuple, list)) and tuple(b) in BLOCKS and \
+            all(isinstance(v, int) and not isinstance(v, bool) for v in b):
+        return tuple(b)
+    raise ValueError(f"prune block={b!r}: choose 'auto', (1, 1) or (1, 4)")
+
+
+def layer_block(node, spec):
+    """The pruning unit (1, 1) or (1, 4) of a layer (spec["block"], "auto" resolved)."""
+    if spec["block"] != "auto":
+        return spec["block"]
+    if spec["method"] in ("magnitude", "importance") and node.op == "conv2d" and \
+            is_pointwise(node):
+        return (1, 4)
+    return (1, 1)
 
 
 @dataclass
@@ -188,6 +225,20 @@ def _flat_mask(scores, sparsity):
     return mask.reshape(scores.shape)
 
 
+def block_scores(scores, width=4):
+    """[O, K] element scores -> [O, ceil(K / width)] sums over blocks of `width` columns."""
+    o, k = scores.shape
+    kb = -(-k // width)
+    padded = np.zeros((o, kb * width))
+    padded[:, :k] = scores
+    return padded.reshape(o, kb, width).sum(axis=2)
+
+
+def expand_blocks(mask, k, width=4):
+    """Block mask [O, ceil(K / width)] -> element mask [O, K]."""
+    return np.repeat(mask, width, axis=1)[:, :k]
+
+
 def nm_mask(scores, n=2, m=4):
     """At most n nonzeros in every m consecutive columns (the top-n scores of each group)."""
     o, k = scores.shape
@@ -213,19 +264,30 @@ def unstructured_masks(graph, spec, norms):
                 continue
             masks[name] = nm_mask(wanda_scores(nodes[name], norms(name)))
         return masks
+    blocked = {name: layer_block(nodes[name], spec) == (1, 4) for name in targets}
+
+    def masked(name, scores, pick, t):
+        """pick(scores, t) on single weights, or on 1x4 block sums expanded back."""
+        if not blocked[name]:
+            return pick(scores, t)
+        return expand_blocks(pick(block_scores(scores), t), scores.shape[1])
+
     if method == "importance":
-        return {name: _row_mask(wanda_scores(nodes[name], norms(name)), t)
+        return {name: masked(name, wanda_scores(nodes[name], norms(name)), _row_mask, t)
                 for name, t in targets.items()}
     mags = {name: np.abs(nodes[name].params["weight"].reshape(
         nodes[name].params["weight"].shape[0], -1)) for name in targets}
     if spec["scope"] == "layer" or not mags:
-        return {name: _flat_mask(m, targets[name]) for name, m in mags.items()}
-    # global: one threshold over every prunable layer, then each layer's own cap
-    allw = np.concatenate([m.reshape(-1) for m in mags.values()])
+        return {name: masked(name, m, _flat_mask, targets[name]) for name, m in mags.items()}
+    # global: one threshold over every prunable layer's units (weights, or blocks by their
+    # mean |w|), then each layer's own cap
+    units = {name: block_scores(m) / block_scores(np.ones_like(m)) if blocked[name] else m
+             for name, m in mags.items()}
+    allw = np.concatenate([u.reshape(-1) for u in units.values()])
     thr = np.quantile(allw, spec["sparsity"]) if allw.size else 0.0
     for name, m in mags.items():
-        s = min(float(np.mean(m < thr)), targets[name])
-        masks[name] = _flat_mask(m, s)
+        s = min(float(np.mean(units[name] < thr)), targets[name])
+        masks[name] = masked(name, m, _flat_mask, s)
     return masks
 
 

@@ -24,7 +24,8 @@ class LayerReport:
     weight_scale: Optional[List[float]] = None   # [min, max] over channels
     params: int = 0                 # weights + biases
     sparsity: float = 0.0           # fraction of int8 weights that are 0
-    storage: str = "dense"         # dense | csr | csr4x1 (CSR run as 4x1 blocks)
+    storage: str = "dense"         # dense | csr | csr4x1 (CSR run as 4x1 blocks) | kb4;
+                                    # "<format>>dense": stored sparse, run dense
     weight_bytes: int = 0           # the stored weight arrays (dense or sparse)
     sqnr_db: float = float("nan")   # layer output (dequantized) vs the float teacher
     dtype: str = "int8"             # the output's storage type (int16: mixed precision)

@@ -1,12 +1,17 @@
-"""Per-layer weight storage of the written model: dense, or CSR (docs/FORMAT.md
-`storage: "csr"`, run as CSR or as 4x1 blocks), chosen by the cost model (costmodel.py) so
-that sparsity is used only where it makes the layer faster.
+"""Per-layer weight storage of the written model: dense, CSR (docs/FORMAT.md
+`storage: "csr"`, run as CSR or as 4x1 blocks) or 1x4 K-blocks (`storage: "kb4"`), chosen
+by the cost model (costmodel.py) so that sparsity is used only where it makes the layer
+faster.
 
     chosen = choose_storage(builder)        # edits the GraphBuilder's nodes in place
     chosen["fc1"] -> ("csr", 1234)          # storage, bytes of the weight arrays
 
-policy: "auto" (cost model, default), "dense" (never sparse), "sparse" (CSR wherever it
-is smaller than dense, whatever the speed: for the smallest file).
+policy: "auto" (default): the kernel the cost model predicts fastest; where that is the
+dense kernel but a sparse format is smaller than dense, the layer is stored in that format
+with attrs `run: "dense"` (the loader expands it and runs the dense kernel: the small file
+without the slow kernel; storage shown as e.g. "csr>dense"). "dense": never sparse.
+"sparse": the smallest of CSR and kb4 wherever it is smaller than dense, run by the sparse
+kernels whatever the speed.
 """
 import math
 
@@ -44,22 +49,45 @@ def choose_storage(builder, policy="auto", isa=None):
             continue
         w2 = w.reshape(w.shape[0], -1)
         sizes = K.sparse_storage(w2)
+        sizes["kb4"] = sizes["kblock1x4"]
         rows = math.prod(builder.values[node["inputs"][0]]["shape"][:-1])
+        smallest = min(("dense", "csr", "kb4"), key=lambda f: sizes[f])
+        run_dense = False
         if policy == "sparse":
-            fmt = "csr" if sizes["csr"] < dense_bytes else "dense"
+            fmt = smallest
         else:
             fmt, _ = costmodel.choose(w2, rows, isa)
+            if fmt == "dense" and smallest != "dense":
+                fmt, run_dense = smallest, True
         if fmt == "dense":
             out[node["name"]] = ("dense", dense_bytes)
             continue
-        _to_csr(builder, node, w2, block=4 if fmt == "csr4x1" else 1)
-        out[node["name"]] = (fmt, int(sizes["csr"]))
+        if fmt == "kb4":
+            _to_kb4(builder, node, w2)
+        else:
+            _to_csr(builder, node, w2, block=4 if fmt == "csr4x1" else 1)
+        if run_dense:
+            node["attrs"]["run"] = "dense"
+        out[node["name"]] = (fmt + (">dense" if run_dense else ""),
+                             int(sizes["kb4" if fmt == "kb4" else "csr"]))
     return out
+
+
+def _replace_weight(builder, node, arrays):
+    del builder.constants[node["constants"].pop("weight")]
+    for role, arr in arrays.items():
+        node["constants"][role] = builder.const(f"{node['name']}.{role}", arr)
 
 
 def _to_csr(builder, node, w2, block):
     ptr, idx, val = K.dense_to_csr(w2)
-    del builder.constants[node["constants"].pop("weight")]
-    for role, arr in (("weight_indptr", ptr), ("weight_indices", idx), ("weight_values", val)):
-        node["constants"][role] = builder.const(f"{node['name']}.{role}", arr)
+    _replace_weight(builder, node, {"weight_indptr": ptr, "weight_indices": idx,
+                                    "weight_values": val})
     node["attrs"].update(storage="csr", k=int(w2.shape[1]), block=block)
+
+
+def _to_kb4(builder, node, w2):
+    ptr, idx, val = K.dense_to_kblock(w2)
+    _replace_weight(builder, node, {"weight_kptr": ptr, "weight_kindices": idx,
+                                    "weight_kvalues": val})
+    node["attrs"].update(storage="kb4", k=int(w2.shape[1]))
