@@ -28,6 +28,15 @@ def _fail(node, msg):
     raise ModelFormatError(f"node {node.name!r} ({node.op}): {msg}")
 
 
+def _row_pointer(node, name):
+    """A sparse layer's row-pointer constant: 1-D, N + 1 entries."""
+    ptr = node.constants[name]
+    if ptr.ndim != 1 or ptr.shape[0] < 1:
+        _fail(node, f"constant {name!r} must be 1-D of length N + 1, got shape "
+                    f"{list(ptr.shape)}")
+    return ptr
+
+
 def _derive(node, fn, *args):
     """qengine.quant parameters; a degenerate scale is a format error of this node."""
     try:
@@ -125,10 +134,7 @@ def _check_sparse(node, k):
     need_attr_int(node, "k", k, k)   # the dense width, stated in the file for readers
     if storage == "kb4":
         c = node.constants
-        ptr = c["weight_kptr"]
-        if ptr.ndim != 1 or ptr.shape[0] < 1:
-            _fail(node, f"constant 'weight_kptr' must be 1-D of length N + 1, got shape "
-                        f"{list(ptr.shape)}")
+        ptr = _row_pointer(node, "weight_kptr")
         try:
             S.check_kblock(ptr, c["weight_kindices"], c["weight_kvalues"], ptr.shape[0] - 1,
                            k, roles)
@@ -139,10 +145,7 @@ def _check_sparse(node, k):
     if node.attrs.get("block", 1) not in S.SPMM_BLOCKS:
         _fail(node, f"attribute 'block' must be one of {list(S.SPMM_BLOCKS)}")
     c = node.constants
-    ptr = c["weight_indptr"]
-    if ptr.ndim != 1 or ptr.shape[0] < 1:
-        _fail(node, f"constant 'weight_indptr' must be 1-D of length N + 1, got shape "
-                    f"{list(ptr.shape)}")
+    ptr = _row_pointer(node, "weight_indptr")
     try:
         idx = S._index_array("weight_indices", c["weight_indices"], k)
         S._check_structure("weight_indptr", ptr, "weight_indices", idx, ptr.shape[0] - 1, k)

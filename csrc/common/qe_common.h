@@ -46,6 +46,21 @@ static inline void qe_copy_xor(uint8_t* dst, const uint8_t* src, size_t n, uint8
   }
 }
 
+/* Broadcasting elementwise ops: the element offsets into a and b of row `row` of an output
+ * of shape[0, ndim) walked as rows of its last dim; as/bs are strides in elements, 0 on a
+ * broadcast dim. */
+static inline void qe_bcast_row_offsets(size_t ndim, const size_t* shape, const size_t* as,
+                                        const size_t* bs, size_t row, size_t* ao, size_t* bo) {
+  size_t a = 0, b = 0;
+  for (size_t d = ndim - 1; d-- > 0;) {
+    const size_t idx = row % shape[d];
+    row /= shape[d];
+    a += idx * as[d];
+    b += idx * bs[d];
+  }
+  *ao = a, *bo = b;
+}
+
 /* Pooling: the real (unpadded) input range [lo, hi) of output position o along one axis
  * (int8 and int16 pools alike). */
 static inline void qe_pool_window(size_t o, size_t stride, size_t pad, size_t k, size_t size,

@@ -46,14 +46,8 @@ static void elt_task(void* ctx, size_t t) {
   const elt_job* J = (const elt_job*)ctx;
   const size_t row = t / J->chunks, i0 = (t % J->chunks) * QE_ELT_CHUNK;
   const size_t len = QE_MIN(QE_ELT_CHUNK, J->n - i0);
-  /* offsets of this row: unravel the row index over dims [0, ndim - 1) */
-  size_t ao = 0, bo = 0, r = row;
-  for (size_t d = J->ndim - 1; d-- > 0;) {
-    const size_t idx = r % J->shape[d];
-    r /= J->shape[d];
-    ao += idx * J->as[d];
-    bo += idx * J->bs[d];
-  }
+  size_t ao, bo;
+  qe_bcast_row_offsets(J->ndim, J->shape, J->as, J->bs, row, &ao, &bo);
   const size_t ai = J->as[J->ndim - 1], bi = J->bs[J->ndim - 1];
   const int8_t* a = J->a + ao + i0 * ai;
   const int8_t* b = J->b + bo + i0 * bi;
