@@ -102,7 +102,8 @@ def run_model(name, onnx_path, xc, xe, ye, out_dir, variants, threads=1):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--zoo", default=os.path.join(HERE, "models", "cache"))
+    ap.add_argument("--zoo", default=os.environ.get("QENGINE_ZOO_DIR",
+                                                   os.path.join(HERE, "models", "cache")))
     ap.add_argument("--calib", type=int, default=16)
     ap.add_argument("--eval", type=int, default=8)
     ap.add_argument("--auto", action="store_true",
