@@ -107,7 +107,7 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
         splits = split_layers(student, graph, scheme, split_wide)
     ranges = _calibrate(student, batches, method=calibrate, percentile=percentile,
                         batch_size=batch_size, layout="stored", progress=progress)
-    clamp_partials(student, ranges, splits)
+    clamp_partials(student, ranges, splits, scheme)
     if wide:  # power-of-two scales and/or int16 activations
         extra = [p.name for _, hi, lo in splits for p in (hi, lo)]
         qg, builder, kexec, wide_info = quantize_wide(student, batches, ranges, scheme,
