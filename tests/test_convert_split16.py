@@ -151,7 +151,7 @@ def test_bad_int16_weight_bits(tmp_path):
     out = str(tmp_path / "m.qmodel")
     with pytest.raises(ValueError, match="int16_weight_bits"):
         convert(src, out, rand(8, 24), int16_layers="all", int16_weight_bits=12)
-    for layers in (None, "auto"):
+    for layers in (None, "auto", 3):
         with pytest.raises(ValueError, match="int16_weight_bits=16 needs"):
             convert(src, out, rand(8, 24), int16_layers=layers, int16_weight_bits=16)
 

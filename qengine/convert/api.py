@@ -27,7 +27,6 @@ from qengine.convert.reconstruct import reconstruct
 from qengine.convert.storage import POLICIES, choose_storage
 from qengine.convert.quantize import quantize_graph
 from qengine.convert.recover import TeacherMeans, bias_correct
-from qengine.convert.executor import FloatExecutor
 from qengine.convert.split16 import clamp_partials, split_layers
 from qengine.convert.report import Report, layer_rows, measure
 from qengine.convert.writer import build_qmodel, table_op
@@ -64,8 +63,7 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     if int16_weight_bits not in (8, 16):
         raise ValueError(f"int16_weight_bits={int16_weight_bits!r}: choose 8 or 16")
     split = int16_weight_bits == 16
-    if split and (int16_layers is None or isinstance(int16_layers, str)
-                  and int16_layers != "all"):
+    if split and not (int16_layers == "all" or isinstance(int16_layers, (list, tuple, set))):
         raise ValueError("int16_weight_bits=16 needs int16_layers='all' or a list of layers "
                          "(it applies to layers with int16 activations)")
     if storage not in POLICIES:
@@ -88,19 +86,17 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
     student, info = graph, PruneInfo()
     if spec is not None:
         student, info = prune_graph(graph, batches, spec)
-    means = TeacherMeans(graph) if recover else None
     split_wide = int16_tensors(graph, int16_layers if int16_layers == "all"
                                else list(int16_layers)) if split else set()
-    # reconstruction rounds weights to int8 (GPTQ): pointless where the weights are split
-    if recover and any(n.op in WEIGHTED and n.outputs[0] not in split_wide
-                       for n in graph.nodes):
+    # reconstruction rounds weights to int8 (GPTQ): pointless where the weights are split,
+    # and bias correction only touches layers with int8 inputs, i.e. never a split one
+    refit = recover and any(n.op in WEIGHTED and n.outputs[0] not in split_wide
+                            for n in graph.nodes)
+    means = TeacherMeans(graph) if refit else None
+    if refit:
         student = copy.deepcopy(student) if student is graph else student
         reconstruct(graph, student, batches, info.masks, info.keep,
                     observe=means.see, progress=progress)
-    elif recover:  # the bias-correction means only
-        teacher = FloatExecutor(graph)
-        for b in batches:
-            teacher.run(b, on_tensor=means.see)
     splits = []
     if split:
         student = copy.deepcopy(student) if student is graph else student
@@ -121,7 +117,7 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
         qg = quantize_graph(student, ranges)
         builder = build_qmodel(qg, scheme)
         kexec = KernelExecutor(builder.header(), builder.constants)
-    if recover:
+    if refit:
         target = {k: v[info.keep[_out(graph, k)]] if _out(graph, k) in info.keep else v
                   for k, v in means.means().items()}
         bias_correct(student, qg, builder, kexec, batches,
