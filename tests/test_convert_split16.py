@@ -39,10 +39,12 @@ def test_split_reconstructs_16_bits(scheme):
     # the typical error is the S / 512 rounding of a 16-bit grid: ~ S / (512 sqrt 3)
     rel = err[s > 0] / sb[s > 0]
     assert np.sqrt(np.mean(rel ** 2)) < 1.2 / (512 * np.sqrt(3))
-    # relative to the channel's max |w|: better than 2^-15 (int8 alone: 2^-8)
+    # relative to the channel's max |w|: 2^-14 (fixed: S up to 2x coarser; int8 alone:
+    # 2^-8)
     amax = np.abs(w).reshape(7, -1).max(1)
     nz = amax > 0
-    assert np.all(err.reshape(7, -1).max(1)[nz] / amax[nz] <= 2.0**-14)
+    bound = 2.0**-14 if scheme == "int8" else 2.0**-13
+    assert np.all(err.reshape(7, -1).max(1)[nz] / amax[nz] <= bound)
     assert np.all(hi[2] == 0) and np.all(lo[2] == 0)
     if scheme == "int8":   # the hi half is the usual int8 weight
         np.testing.assert_array_equal(hi, quantize_weights(w)[0])

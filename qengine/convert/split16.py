@@ -41,7 +41,7 @@ LO_FACTOR = 256.0
 
 
 def weight_scale(w, scheme):
-    """S per output channel: max|w| / 127 (int8), or the largest power of two with
+    """S per output channel: max|w| / 127 (int8), or the smallest power of two with
     max|w| / S <= 127 (fixed; no clipping, the lo half carries the rest). All-zero
     channels get S = 0 (int8; the quantizer picks a harmless one) or 1 (fixed)."""
     amax = np.abs(np.asarray(w, np.float64).reshape(w.shape[0], -1)).max(axis=1)
