@@ -92,7 +92,7 @@ def split_layers(graph, teacher, scheme, wide):
                   {"weight": (w_lo * (s / LO_FACTOR).reshape(shape)).astype(np.float32),
                    "bias": np.zeros(w.shape[0], np.float32), "split_scale": s / LO_FACTOR})
         add = Node("add", n.name, [hi.outputs[0], lo.outputs[0]], [y],
-                   {"act": n.attrs.get("act"), "split16": True})
+                   {"act": n.attrs.get("act")})
         graph.shapes[hi.outputs[0]] = graph.shapes[lo.outputs[0]] = graph.shapes[y]
         nodes += [hi, lo, add]
         splits.append((n.name, hi, lo))
