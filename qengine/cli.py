@@ -112,7 +112,8 @@ def _cmd_convert(args):
                          calibrate=args.calibrate, recover=args.recover,
                          percentile=args.percentile, prune=prune, storage=args.storage,
                          scheme=args.scheme, int16_layers=_int16_layers(args.int16_layers),
-                         target_sqnr=args.target_sqnr)
+                         target_sqnr=args.target_sqnr,
+                         int16_weight_bits=args.int16_weight_bits)
     except (UnsupportedOpError, NotImplementedError, ValueError, OSError) as exc:
         print(f"qengine convert: {exc}", file=sys.stderr)
         return 1
@@ -168,6 +169,10 @@ def build_parser():
                       help="auto | all | comma-separated layer names kept in int16")
     conv.add_argument("--target-sqnr", type=float, default=None,
                       help="output SQNR (dB) --int16-layers auto aims for (default 30)")
+    conv.add_argument("--int16-weight-bits", type=int, choices=[8, 16], default=8,
+                      help="weights of the int16 layers: 8 (16x8) or 16 (two int8 halves "
+                           "hi + lo/256, run as two 16x8 layers and an int16 Add; needs "
+                           "--int16-layers all or a list)")
     conv.add_argument("--report", help="also save the report as JSON here")
     conv.set_defaults(fn=_cmd_convert)
 

@@ -39,9 +39,13 @@ def describe(model):
              f"producer: {h.get('producer', {})}",
              f"scheme: {h.get('scheme', 'int8')}" +
              (f" (converted with scheme={asked!r}"
-              f"{', int16_layers=' + repr(settings['int16_layers']) if 'int16_layers' in settings else ''})"
+              f"{', int16_layers=' + repr(settings['int16_layers']) if 'int16_layers' in settings else ''}"
+              f"{', int16_weight_bits=16' if settings.get('int16_weight_bits') == 16 else ''})"
               if asked and asked != h.get("scheme", "int8") or "int16_layers" in settings
               else "")]
+    if settings.get("split16_layers"):
+        lines.append(f"16-bit weights: {settings['split16_layers']} (each as <name>:hi + "
+                     f"<name>:lo int8 halves, lo at 1/256 of the scale, summed by Add <name>)")
     for kind, infos in (("input", model.inputs), ("output", model.outputs)):
         for i in infos:
             lines.append(f"{kind}: {i.name} {i.dtype}{list(i.shape)} scale={i.scale:.6g} "

@@ -245,11 +245,17 @@ def quantize_graph_wide(graph, choices, wide=frozenset()):
             tin = tensors[q.inputs[0]]
             s_in, z_in = tin.scale, tin.zero_point
             w = n.params["weight"]
-            if fixed:  # keep the shift f_in + f_w - f_out <= 32 (sh <= 62)
+            given = n.params.get("split_scale")   # a half of a split layer (split16.py)
+            if fixed and given is not None:
+                wq, s_w = QZ.quantize_weights(w, given)
+                f_max = np.floor(32 + math.log2(s_in / out.scale) + 1e-9)
+                if np.any(-np.log2(s_w) > f_max):  # sh <= 62 needs a coarser grid there
+                    wq, s_w = pow2_weights(w, np.minimum(-np.log2(s_w), f_max))
+            elif fixed:  # keep the shift f_in + f_w - f_out <= 32 (sh <= 62)
                 f_max = np.full(w.shape[0], 32 + math.log2(s_in / out.scale))
                 wq, s_w = pow2_weights(w, np.floor(f_max + 1e-9))
             else:
-                wq, s_w = QZ.quantize_weights(w)
+                wq, s_w = QZ.quantize_weights(w, given)
                 s_w_min = QZ.MIN_MULTIPLIER * out.scale / s_in
                 if np.any(s_w < s_w_min):
                     s_w = np.where(s_w == 0, out.scale / s_in, np.maximum(s_w, s_w_min))

@@ -118,11 +118,13 @@ def _macs(qg):
     return out
 
 
-def cost(graph, choices, qg, builder, wide):
-    """Bytes and estimated time of `wide` vs all-int8 activations."""
-    qg8, b8, _ = build(graph, choices, set())
+def cost(graph, choices, qg, builder, wide, base=None):
+    """Bytes and estimated time of `wide` vs all-int8 activations (and int8 weights: a
+    graph with split 16-bit layers is compared with `base`, its unsplit original)."""
+    qg8, b8, _ = build(graph if base is None else base, choices, set())
     macs = _macs(qg)
     total = sum(macs.values()) or 1
+    total8 = sum(_macs(qg8).values()) or 1    # = total unless layers were split
     wide_macs = sum(m for name, m in macs.items()
                     if qg.tensors[next(q for q in qg.nodes if q.name == name).inputs[0]].dtype
                     == "int16")
@@ -131,12 +133,15 @@ def cost(graph, choices, qg, builder, wide):
     return {"arena_bytes": _arena_bytes(builder), "arena_bytes_int8": _arena_bytes(b8),
             "constant_bytes": const_bytes, "constant_bytes_int8": const8,
             "int16_mac_share": wide_macs / total,
-            "est_time_vs_int8": (total + wide_macs) / total,
+            "est_time_vs_int8": (total + wide_macs) / total8,
             "requantize_nodes": sum(q.op == "requantize" for q in qg.nodes)}
 
 
-def quantize_wide(graph, batches, ranges, scheme, int16_layers=None, target_sqnr=None):
-    """(qg, builder, kexec, info) for scheme "fixed" and/or int16 layers (module doc)."""
+def quantize_wide(graph, batches, ranges, scheme, int16_layers=None, target_sqnr=None,
+                  base=None, extra=()):
+    """(qg, builder, kexec, info) for scheme "fixed" and/or int16 layers (module doc).
+    With split 16-bit layers (split16.py), `base` is the graph before the split (the cost
+    baseline) and `extra` the partial layers that join a list of int16 layers."""
     choices = TensorChoices(graph, batches, ranges, scheme)
     info = {"mode": "none", "layers": []}
     if int16_layers is None:
@@ -154,11 +159,11 @@ def quantize_wide(graph, batches, ranges, scheme, int16_layers=None, target_sqnr
     else:
         raise ValueError(f"int16_layers={int16_layers!r}: use None, 'auto', 'all' or a list "
                          f"of layer names")
-    wide = int16_tensors(graph, layers)
+    wide = int16_tensors(graph, layers if layers == "all" else list(layers) + list(extra))
     qg, builder, kexec = build(graph, choices, wide)
     info["int16_tensors"] = sorted(t for t in wide if t in graph.shapes)
     if wide:
-        info["cost"] = cost(graph, choices, qg, builder, wide)
+        info["cost"] = cost(graph, choices, qg, builder, wide, base)
     return qg, builder, kexec, info
 
 
@@ -190,6 +195,12 @@ def annotate(report, qg, info):
                             ", ".join(f"{k} {v:.1f}" for k, v in top))
     elif info.get("mode") in ("all", "list"):
         report.notes.append(f"int16 layers ({info['mode']}): {info['layers']}")
+    s16 = info.get("split16")
+    if s16 is not None:
+        report.notes.append(
+            f"16-bit weights (int16_weight_bits=16): {len(s16['layers'])} of "
+            f"{s16['candidates']} int16 conv/dense layers split into hi + lo/256 int8 halves "
+            f"(two 16x8 layers and an int16 Add each); the others have exactly-int8 weights")
     c = info.get("cost")
     if c:
         report.notes.append(
