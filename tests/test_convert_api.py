@@ -296,3 +296,33 @@ def test_digits_accuracy_within_0_3_points(tmp_path):
         _, y = run_file(out, xt)
         acc_q = np.mean(y.reshape(len(xt), -1).argmax(1) == z["y_test"])
         assert acc_q >= acc_f - 0.003, (name, acc_f, acc_q)
+
+
+def test_bias_correction_kept_only_when_it_helps_held_out_samples(monkeypatch):
+    """bias_correct_checked fits on the first half of the samples, keeps the correction
+    (refitted on all samples) only if the second half's output SQNR rises."""
+    from qengine.convert import recover as R
+    fitted = []
+    monkeypatch.setattr(R, "teacher_means", lambda graph, batches: {})
+    monkeypatch.setattr(R, "restore_biases", lambda *a: fitted.append("undo"))
+
+    def fake_correct(graph, qg, builder, kexec, batches, target=None, undo=None):
+        fitted.append(sum(len(b["x"]) for b in batches))
+        return {"layer": 1.0}
+
+    monkeypatch.setattr(R, "bias_correct", fake_correct)
+    batches = [{"x": np.zeros((3, 2))}, {"x": np.zeros((3, 2))}]
+
+    def run(sqnrs):
+        fitted.clear()
+        it = iter(sqnrs)
+        return R.bias_correct_checked(None, None, None, None, None, batches, {},
+                                      lambda m: m, lambda held: next(it))
+
+    assert run([20.0, 19.0]) is None and fitted == [3, "undo"]          # worse: none
+    assert run([20.0, 20.0]) is None and fitted == [3, "undo"]          # no gain: none
+    assert run([20.0, 21.0]) == {"layer": 1.0} and fitted == [3, "undo", 6]
+    fitted.clear()
+    few = [{"x": np.zeros((3, 2))}]   # under 4 samples: no held-out check
+    assert R.bias_correct_checked(None, None, None, None, None, few, {}, lambda m: m,
+                                  None) == {"layer": 1.0} and fitted == [3]

@@ -26,7 +26,7 @@ from qengine.convert.prune import PruneInfo, parse_spec, prune_graph
 from qengine.convert.reconstruct import reconstruct
 from qengine.convert.storage import POLICIES, choose_storage
 from qengine.convert.quantize import quantize_graph
-from qengine.convert.recover import TeacherMeans, bias_correct
+from qengine.convert.recover import TeacherMeans, bias_correct_checked
 from qengine.convert.split16 import clamp_partials, split_layers
 from qengine.convert.report import Report, layer_rows, measure
 from qengine.convert.writer import build_qmodel, table_op
@@ -118,10 +118,14 @@ def convert(model, output, calibration, scheme="int8", calibrate="minmax", prune
         builder = build_qmodel(qg, scheme)
         kexec = KernelExecutor(builder.header(), builder.constants)
     if refit:
-        target = {k: v[info.keep[_out(graph, k)]] if _out(graph, k) in info.keep else v
-                  for k, v in means.means().items()}
-        bias_correct(student, qg, builder, kexec, batches,
-                     int8_input_targets(qg, target) if wide else target)
+        def targets_of(means):
+            target = {k: v[info.keep[_out(graph, k)]] if _out(graph, k) in info.keep else v
+                      for k, v in means.items()}
+            return int8_input_targets(qg, target) if wide else target
+
+        bias_correct_checked(graph, student, qg, builder, kexec, batches,
+                             targets_of(means.means()), targets_of,
+                             lambda held: measure(graph, kexec, held, info.keep)[1])
     per, out_sqnr, top1 = measure(graph, kexec, batches, info.keep)
     chosen = choose_storage(builder, storage)
 

@@ -89,9 +89,10 @@ def teacher_means(graph, batches):
     return tm.means()
 
 
-def bias_correct(graph, qg, builder, kexec, batches, target=None):
+def bias_correct(graph, qg, builder, kexec, batches, target=None, undo=None):
     """Correct the biases in `builder.constants` in place (see the module docstring).
     `target`: teacher means if already collected (TeacherMeans), else a teacher pass.
+    `undo`: a dict that receives what `restore_biases` needs to take the change back.
     Returns {node name: mean |delta| in accumulator units}."""
     if target is None:
         target = teacher_means(graph, batches)
@@ -118,6 +119,8 @@ def bias_correct(graph, qg, builder, kexec, batches, target=None):
         delta = np.round((target[name] - unit * acc_mean) / unit)
         limit = 2**31 - 1 - q.weight[0].size * 128 * 127
         new = np.clip(bias + delta, -limit, limit).astype(np.int32)
+        if undo is not None:
+            undo[name] = (bias_key, builder.constants[bias_key], q.bias)
         builder.constants[bias_key] = new
         q.bias = new
         kexec.invalidate(name)
@@ -125,3 +128,45 @@ def bias_correct(graph, qg, builder, kexec, batches, target=None):
 
     kexec.run(feeds, before=before)
     return applied
+
+
+def restore_biases(qg, builder, kexec, undo):
+    """Take back a bias_correct call that filled `undo`."""
+    qnodes = {q.name: q for q in qg.nodes}
+    for name, (key, constant, bias) in undo.items():
+        builder.constants[key] = constant
+        qnodes[name].bias = bias
+        kexec.invalidate(name)
+
+
+def halves(batches):
+    """The calibration samples split in two: ([first half], [second half]) as one-batch
+    lists, or None with fewer than 4 samples."""
+    feeds = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+    n = len(next(iter(feeds.values())))
+    if n < 4:
+        return None
+    return [{k: v[:n // 2] for k, v in feeds.items()}], \
+        [{k: v[n // 2:] for k, v in feeds.items()}]
+
+
+def bias_correct_checked(teacher, student, qg, builder, kexec, batches, target, targets_of,
+                         check):
+    """Bias correction only where it generalises: corrections fitted on the first half of
+    the calibration samples must raise the output SQNR on the second half (`check(batches)`
+    -> dB); then they are refitted on all samples, else none is applied. With a few samples
+    the channel means are noisy: on random-init MobileNetV2 with 4 samples, unchecked
+    correction cost 1 dB. `targets_of(means)` prepares teacher means as bias_correct wants
+    them. Returns the bias_correct result, or None when skipped."""
+    split = halves(batches)
+    if split is not None:
+        fit, held = split
+        before = check(held)
+        undo = {}
+        bias_correct(student, qg, builder, kexec, fit,
+                     targets_of(teacher_means(teacher, fit)), undo=undo)
+        after = check(held)
+        restore_biases(qg, builder, kexec, undo)
+        if not after > before:
+            return None
+    return bias_correct(student, qg, builder, kexec, batches, target)
