@@ -108,8 +108,7 @@ typedef struct {
 static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, uint8_t* out) {
   const qe_conv2d* cv = J->conv;
   const size_t cg = cv->c / cv->groups, kg = group_k(cv), run = cv->kw * cg, kp = J->P.kp;
-  const uint8_t xor8 = J->k->a_xor;
-  const uint8_t pad = (uint8_t)cv->pad_value ^ xor8;
+  const uint8_t pad = (uint8_t)cv->pad_value ^ J->k->a_xor;
   const int contiguous = cv->groups == 1 && cv->dilation_w == 1;
   /* interior pixels of an output row read the same kernel-row lines: kept per output row */
   enum { MAX_KH = 16 };
@@ -131,7 +130,7 @@ static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, u
       }
       for (size_t ky = 0; ky < cv->kh; ky++, dst += run) {
         if (lines[ky])
-          qe_copy_xor(dst, lines[ky] + (size_t)ix0 * cv->c, run, xor8);
+          qe_gemm_copy(J->k, dst, lines[ky] + (size_t)ix0 * cv->c, run);
         else
           memset(dst, pad, run);
       }
@@ -149,8 +148,9 @@ static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, u
           const size_t right = past > 0 ? QE_MIN((size_t)past, cv->kw - left) : 0;
           if (left) memset(dst, pad, left * cg);
           if (left + right < cv->kw)
-            qe_copy_xor(dst + left * cg, line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
-                        (cv->kw - left - right) * cg, xor8);
+            qe_gemm_copy(J->k, dst + left * cg,
+                         line + (size_t)(ix0 + (ptrdiff_t)left) * cv->c,
+                         (cv->kw - left - right) * cg);
           if (right) memset(dst + run - right * cg, pad, right * cg);
           continue;
         }
@@ -159,7 +159,7 @@ static void im2col_rows(const im2col_job* J, size_t r0, size_t rows, size_t g, u
           if (ix >= J->w)
             memset(dst + kx * cg, pad, cg);
           else
-            qe_copy_xor(dst + kx * cg, line + ix * cv->c, cg, xor8);
+            qe_gemm_copy(J->k, dst + kx * cg, line + ix * cv->c, cg);
         }
       }
     }

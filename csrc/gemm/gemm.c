@@ -73,7 +73,7 @@ void qe_gemm_pack_a(const qe_gemm_kernel* k, size_t m, size_t kdim, const int8_t
   const size_t kp = qe_round_up(kdim, k->kr);
   for (size_t i = 0; i < m; i++) {
     uint8_t* dst = (uint8_t*)out + i * kp;
-    qe_copy_xor(dst, (const uint8_t*)a + i * a_stride, kdim, k->a_xor);
+    qe_gemm_copy(k, dst, (const uint8_t*)a + i * a_stride, kdim);
     memset(dst + kdim, 0, kp - kdim);
   }
 }

@@ -34,6 +34,9 @@ typedef void (*qe_gemm_panel_fn)(size_t rows, size_t nc, size_t kp, const int8_t
                                  size_t a_stride, const void* w, int8_t* c, size_t c_stride,
                                  const qe_gemm_params* p);
 
+/* dst[0, n) = src[0, n) ^ a_xor: the activation copy of packing and im2col. */
+typedef void (*qe_gemm_copy_fn)(uint8_t* dst, const uint8_t* src, size_t n);
+
 struct qe_gemm_kernel {
   const char* name; /* qe_qs8_gemm_minmax_<MR>x<NR>c<KR>__<isa>: file, test and profile name */
   int isa;
@@ -41,7 +44,18 @@ struct qe_gemm_kernel {
   uint8_t a_xor;    /* 0x80: the kernel multiplies uint8 activations (a + 128) */
   qe_gemm_ukernel_fn ukernel;
   qe_gemm_panel_fn panel; /* optional (NULL: the ukernel every MR rows) */
+  qe_gemm_copy_fn copy;   /* optional, for runs >= 64 bytes (else qe_copy_xor, 16 a step) */
 };
+
+/* Short runs (a 3-channel stem's 9- or 21-byte kernel rows) stay inline: a call per run
+ * costs more than the copy. */
+static inline void qe_gemm_copy(const qe_gemm_kernel* k, uint8_t* dst, const uint8_t* src,
+                                size_t n) {
+  if (n >= 64 && k->copy)
+    k->copy(dst, src, n);
+  else
+    qe_copy_xor(dst, src, n, k->a_xor);
+}
 
 static inline size_t qe_gemm_panel_bytes(const qe_gemm_kernel* k, size_t kdim) {
   return (size_t)k->nr * (3 * sizeof(int32_t) + qe_round_up(kdim, k->kr));

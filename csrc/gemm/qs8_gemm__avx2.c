@@ -198,4 +198,4 @@ static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_s
 }
 
 const qe_gemm_kernel qe_gemm_kernel__avx2 = {
-    "qe_qs8_gemm_minmax_12x16c2__avx2", QE_ISA_AVX2, MR, NR, KR, 0, ukernel, NULL};
+    "qe_qs8_gemm_minmax_12x16c2__avx2", QE_ISA_AVX2, MR, NR, KR, 0, ukernel, NULL, NULL};

@@ -204,8 +204,23 @@ static void panel(size_t rows, size_t nc, size_t kp, const int8_t* a, size_t a_s
     tail(rows - i, nc, kp, a + i * a_stride, a_stride, w, c + i * c_stride, c_stride, &S);
 }
 
+/* Packing's and im2col's activation copy with the XOR of eq. 7: 64 bytes a step, the tail
+ * (and any short kernel row: 9 bytes in a 3x3 3-channel stem) by one masked load and store,
+ * which neither reads nor writes the bytes the mask leaves out. */
+static void copy_xor(uint8_t* dst, const uint8_t* src, size_t n) {
+  const __m512i x = _mm512_set1_epi8((char)0x80);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), x));
+  if (i < n) {
+    const __mmask64 m = qe_mask64(n - i);
+    const __m512i v = _mm512_maskz_loadu_epi8(m, src + i);
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(v, x));
+  }
+}
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 const qe_gemm_kernel qe_gemm_kernel__avx512vnni = {
     "qe_qs8_gemm_minmax_" STR(MR) "x" STR(NR) "c4__avx512vnni", QE_ISA_AVX512VNNI, MR, NR, 4,
-    0x80, ukernel, panel};
+    0x80, ukernel, panel, copy_xor};

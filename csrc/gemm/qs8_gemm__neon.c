@@ -88,4 +88,5 @@ static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_s
   }
 }
 
-const qe_gemm_kernel qe_gemm_kernel__neon = {NAME, QE_ISA_NEON, MR, NR, KR, 0, ukernel, NULL};
+const qe_gemm_kernel qe_gemm_kernel__neon = {NAME, QE_ISA_NEON, MR, NR, KR, 0, ukernel, NULL,
+                                             NULL};

@@ -84,4 +84,4 @@ static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_s
 }
 
 const qe_gemm_kernel qe_gemm_kernel__neondot = {
-    "qe_qs8_gemm_minmax_4x16c4__neondot", QE_ISA_NEONDOT, MR, NR, KR, 0, ukernel, NULL};
+    "qe_qs8_gemm_minmax_4x16c4__neondot", QE_ISA_NEONDOT, MR, NR, KR, 0, ukernel, NULL, NULL};

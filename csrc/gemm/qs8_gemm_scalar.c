@@ -22,4 +22,4 @@ static void ukernel(size_t mr, size_t nc, size_t kp, const int8_t* a, size_t a_s
 }
 
 const qe_gemm_kernel qe_gemm_kernel__scalar = {
-    "qe_qs8_gemm_minmax_4x4c1__scalar", QE_ISA_SCALAR, MR, NR, 1, 0, ukernel, NULL};
+    "qe_qs8_gemm_minmax_4x4c1__scalar", QE_ISA_SCALAR, MR, NR, 1, 0, ukernel, NULL, NULL};
