@@ -102,10 +102,12 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
  * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
 INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
   const __m512i even = _mm512_mul_epi32(acc, m0);
-  /* odd lanes move down by a shuffle (port 5) and the high halves of the even products
-   * by a shift (port 0): the multiplies and shifts of port 0 are the bottleneck here */
+  /* odd lanes move down by a shuffle (port 5): the multiplies and shifts of port 0 are the
+   * bottleneck here */
   const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
-  const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  /* even lanes take the high halves of the even products by a masked shuffle (port 5; a
+   * shift and a blend would add a port-0 uop) */
+  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
   /* vpsravd by a broadcast count: one port-0 uop (vpsrad by an xmm count is two, p0 + p5) */
   return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), shift);
 }
@@ -119,12 +121,11 @@ INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
 /* One channel, G x 16 positions: 64 int8, lane l byte b = position 16 (b / 4) + 4 l + b % 4
  * (the order of the two packs). */
 INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
-                       size_t at_stride, const qe_spmm_params* p) {
+                       size_t at_stride, const qe_spmm_params* p, int32_t zo_odd) {
   const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
   if (cnt == 0) /* a pruned-away channel (common at high sparsity and small K): acc = bias
-                 * at every position, one scalar eq. 5 */
-    return _mm512_set1_epi8(
-        (char)qe_requant(W->bias[n], W->m0[n], W->sh[n], p->zo, p->qmin, p->qmax));
+                 * at every position, its eq. 5 made at pack time (c0) */
+    return _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
   __m512i acc[4], acc1[4];
   const __m512i b = _mm512_set1_epi32(W->bias_u8[n]);
   for (size_t g = 0; g < G; g++) acc[g] = b, acc1[g] = _mm512_setzero_si512();
@@ -149,8 +150,8 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
   const int32_t sh = W->sh[n];
   if (sh >= 33 && sh <= 54) {
     const __m512i m0 = _mm512_set1_epi32(W->m0[n]);
-    const __m512i rnd = _mm512_set1_epi32(
-        (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
+    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
+    const __m512i rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
     const __m512i shift = _mm512_set1_epi32(sh - 32);
     for (size_t g = 0; g < G; g++)
       y[g] = requant_high(_mm512_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
@@ -166,6 +167,11 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
 }
 
 
+/* 16 bytes of lane L to memory. The store form of vextracti32x4 is a plain store (no
+ * port-5 shuffle); gcc only emits the register form for the intrinsics. */
+#define store_lane(dst, v, L) \
+  __asm__("vextracti32x4 %2, %1, %0" : "=m"(*(__m128i_u*)(dst)) : "v"(v), "i"(L))
+
 #define STORE_LANE(L)                                                                    \
   for (size_t b = 0; b < 16; b++) {                                                      \
     const size_t pos = 16 * (b >> 2) + 4 * (L) + (b & 3);                                \
@@ -176,13 +182,24 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
 INLINE void tile(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
                  const uint8_t* at, size_t at_stride, size_t mt, int8_t* c, size_t c_stride,
                  const qe_spmm_params* p) {
+  const int32_t zo_odd = 1 + 2 * p->zo;
   for (size_t n = n0; n < n1 && n < W->n; n += 16) {
     const size_t nc = QE_MIN((size_t)16, W->n - n);
     __m512i x[16];
     for (size_t j = 0; j < 16; j++)
-      x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p) : _mm512_setzero_si512();
+      x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p, zo_odd) : _mm512_setzero_si512();
     tr16x16_epi8_lanes(x);
     /* lane l of x[b] is position 16 (b / 4) + 4 l + b % 4 (16 channels) */
+    if (nc == 16 && mt == T) { /* the usual case: no masks, no bounds */
+      for (size_t b = 0; b < 16; b++) {
+        int8_t* q = c + (16 * (b >> 2) + (b & 3)) * c_stride + n;
+        _mm_storeu_si128((__m128i*)q, _mm512_castsi512_si128(x[b]));
+        store_lane(q + 4 * c_stride, x[b], 1);
+        store_lane(q + 8 * c_stride, x[b], 2);
+        store_lane(q + 12 * c_stride, x[b], 3);
+      }
+      continue;
+    }
     const __mmask16 mk = qe_mask16(nc);
     STORE_LANE(0)
     STORE_LANE(1)
