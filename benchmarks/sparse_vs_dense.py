@@ -11,13 +11,17 @@ noise hits all alike) and the table shows medians in ms:
   kb4    K.pack_spmm(..., block="1x4").run  (the unstructured weights, zero-padded blocks)
   kb4s   the same kernel on weights pruned in 1x4 K-blocks (K.kblock_prune) to the same
          sparsity: what block-structured pruning buys
-  dense  K.pack_gemm(...).run               scipy W_csr @ X.T, float32, one thread
+  dense  K.pack_gemm(...).run (prepacked)   scipy W_csr @ X.T, float32, one thread
+  scipys scipy on the 1x4-pruned weights of kb4s (the same nonzeros as kb4s runs)
+         (scipy gets its best layout: [N, K] CSR times a C-ordered [K, M] float32 matrix,
+         which is no slower than CSC or X @ W.T here, and writes [N, M] without a transpose)
   blas32 X @ W.T in float32 by numpy's BLAS on one thread: what a tuned dense SIMD kernel
          does (an int8 VNNI kernel should be faster still), for context
 Crossover: the lowest sparsity of the sweep from which the best sparse format stays faster
 than dense (interpolated linearly between sweep points; "<s0" = faster at every point),
 for unstructured pruning (best of csr, bsr4, kb4) and for 1x4 block pruning (kb4s).
-"sp" = best unstructured; x columns are speed-ups (dense or scipy time / sparse time).
+"sp" = best unstructured; x columns are speed-ups (dense or scipy time / sparse time):
+dense/sp and scipy/sp on the unstructured weights, dense/kb4s and scipys/kb4s on the 1x4-pruned.
 """
 import argparse
 import os
@@ -98,7 +102,7 @@ def main(argv=None):
     print(f"dense kernel: {dense_name}")
     head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>7s} {'bsr4':>7s} "
             f"{'kb4':>7s} {'kb4s':>7s} {'dense':>7s} {'scipy':>7s} {'blas32':>7s} "
-            f"{'dense/sp':>8s} {'dense/kb4s':>10s} {'scipy/sp':>8s}")
+            f"{'dense/sp':>8s} {'dense/kb4s':>10s} {'scipy/sp':>8s} {'scipys/kb4s':>11s}")
     print(head)
     print("-" * len(head))
     summary = []
@@ -114,6 +118,7 @@ def main(argv=None):
             pks = K.pack_spmm(*K.dense_to_csr(ws), k, bias, m0, sh, block="1x4")
             pd = K.pack_gemm(w, bias, m0, sh)
             wf = sp.csr_matrix(w.astype(np.float32))
+            wfs = sp.csr_matrix(ws.astype(np.float32))
             xt = np.ascontiguousarray(a.T.astype(np.float32))
             af, wt = a.astype(np.float32), np.ascontiguousarray(w.T.astype(np.float32))
             th = args.threads
@@ -124,6 +129,7 @@ def main(argv=None):
                 "kb4s": lambda: pks.run(a, 0, -128, 127, th),
                 "dense": lambda: pd.run(a, 0, -128, 127, th),
                 "scipy": lambda: wf @ xt,
+                "scipys": lambda: wfs @ xt,
                 "blas32": lambda: af @ wt,
             }, args.reps)
             sparse = min(t["csr"], t["bsr4"], t["kb4"])
@@ -133,7 +139,7 @@ def main(argv=None):
             print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:7.3f} {t['bsr4']:7.3f} "
                   f"{t['kb4']:7.3f} {t['kb4s']:7.3f} {t['dense']:7.3f} {t['scipy']:7.3f} "
                   f"{t['blas32']:7.3f} {t['dense'] / sparse:7.2f}x {t['dense'] / t['kb4s']:9.2f}x "
-                  f"{t['scipy'] / sparse:7.1f}x", flush=True)
+                  f"{t['scipy'] / sparse:7.1f}x {t['scipys'] / t['kb4s']:10.1f}x", flush=True)
         summary.append((name, m, n, k, crossover(sparsities, best, dense_col),
                         crossover(sparsities, blocked, dense_col)))
     print("\ncrossover sparsity (faster than dense from here on): unstructured | 1x4 blocks")

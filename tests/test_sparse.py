@@ -307,6 +307,27 @@ def test_kblock_threads_identical(isa, rng, threads):
         _check(a, w, bias, m0, sh, -3, threads=(1, threads), blocks=("1x4",))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("empty", ["some", "all", "none"])
+def test_kblock_empty_channels(isa, rng, threads, empty):
+    # channels without blocks output eq. 5 of the bias (made at pack time without zo, clamped
+    # to +-2^15): extreme biases and shifts, every zo, clamps inside [-128, 127]
+    for m, n, k in [(1, 37, 24), (2, 16, 16), (3, 40, 7), (49, 144, 24), (197, 33, 32),
+                    (64, 96, 64), (130, 17, 4)]:
+        a, w, bias, m0, sh = _kblock_case(rng, m, n, k, 0.3, structured=True)
+        if empty == "all":
+            w[:] = 0
+        elif empty == "some":
+            w[rng.random(n) < 0.5] = 0
+        else:
+            w[:, 0] = rng.integers(1, 128, size=n).astype(np.int8)  # one block in every row
+        bias[::3] = rng.choice([2**31 - 1, -2**31, 2**20, -2**20], size=bias[::3].shape)
+        sh[::4] = rng.choice([1, 2, 31, 33, 40, 62], size=sh[::4].shape)
+        for zo, qmin, qmax in [(0, -128, 127), (-128, -128, 127), (127, -100, 90),
+                               (int(rng.integers(-128, 128)), 0, 127)]:
+            _check(a, w, bias, m0, sh, zo, qmin, qmax, threads=(threads,), blocks=("1x4",))
+
+
 def test_kblock_stored_format_matches_dense(isa, rng):
     for n, k in [(10, 50), (17, 4), (5, 1), (33, 130)]:
         w = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), 0.6)

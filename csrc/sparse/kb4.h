@@ -7,6 +7,9 @@
  *   int32 bias_u8[Np]   bias - 128 * sum_k W[n, k], wrapping (eq. 7: kernels that multiply
  *                       a ^ 0x80 = a + 128 as uint8, like the dense VNNI GEMM)
  *   int32 m0[Np], sh[Np] (channels past N: m0 0, sh 1)
+ *   int32 c0[Np]        eq. 5 of the bias alone without zo, clamped to [-2^15, 2^15]: a
+ *                       channel without blocks outputs clamp(c0 + zo, qmin, qmax) at every
+ *                       position (exact: |zo| <= 128 and the clamp is inside [-128, 127])
  *   int32 ptr[Np + 1]   blocks of channel n: ptr[n] .. ptr[n+1]-1 (none past N)
  *   int32 kb[nblocks]   block index (k / 4) of each block, increasing within a channel
  *   int32 w[nblocks]    the 4 int8 weights W[n, 4 kb + j] in byte j (0 past K)
@@ -26,7 +29,7 @@
 
 #define QE_KB4_MP 64 /* position padding of `at`: every kernel tile divides it */
 #define QE_KB4_NB 16 /* channel padding: kernels work on groups of 16 channels */
-#define QE_KB4_MAGIC 0x3442424Bu /* "KBB4" */
+#define QE_KB4_MAGIC 0x3542424Bu /* "KBB5" */
 
 typedef struct {
   uint64_t n, k, kblocks, nblocks;
@@ -37,7 +40,7 @@ _Static_assert(sizeof(qe_spmm_kb4_header) == 64, "packed header is 64 bytes");
 
 typedef struct {
   size_t n, k, kblocks, np;
-  const int32_t *bias, *bias_u8, *m0, *sh, *ptr, *kb, *w;
+  const int32_t *bias, *bias_u8, *m0, *sh, *c0, *ptr, *kb, *w;
 } qe_spmm_kb4_w;
 
 /* Positions [m0, m0 + QE_KB4_MP) of A [M, K] into at (anything past M or K: its weight is 0
@@ -72,6 +75,12 @@ extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2;
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni;
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon;
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot;
+
+/* The output byte of a channel without blocks (kb4.h c0). */
+static inline int8_t qe_kb4_empty_out(const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p) {
+  const int32_t x = W->c0[n] + p->zo;
+  return (int8_t)(x < p->qmin ? p->qmin : x > p->qmax ? p->qmax : x);
+}
 
 /* elem = 4 signed layout, plain C (scalar and NEON use it) */
 void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,

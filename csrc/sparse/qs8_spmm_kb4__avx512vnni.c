@@ -1,8 +1,8 @@
 /* AVX-512 VNNI K-blocked (1x4) sparse kernel: 64 positions x 16 channels per tile.
  *
  * Activations (pack): at[kb][m] = the 4 bytes a[m, 4kb .. 4kb+3] ^ 0x80 (uint8 a + 128, as
- * the dense VNNI GEMM; bias_u8 already holds - 128 * sum w, eq. 7), made by a 16 x 16
- * dword transpose of 16 positions x 64 bytes of k. One zmm = 16 positions x 4 k, so each
+ * the dense VNNI GEMM; bias_u8 already holds - 128 * sum w, eq. 7), made per 16 positions
+ * x 4 k-blocks by lane-placing loads and a 4 x 4 dword transpose in each 128-bit lane. One zmm = 16 positions x 4 k, so each
  * nonzero block of a channel is one vpdpbusd per 16 positions with the block's 4 weights
  * broadcast as a dword: 64 MACs per instruction, like dense.
  *
@@ -25,31 +25,6 @@
 INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i w) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
   return acc;
-}
-
-/* x[i] dword j -> x[j] dword i (16 x 16 int32). */
-INLINE void tr16x16_epi32(__m512i x[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
-  }
-  for (int q = 0; q < 4; q++) { /* u[4q + c], lane L: rows 4q..4q+3 of column 4L + c */
-    u[4 * q + 0] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
-    u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
-    u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
-    u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
-  }
-  for (int c = 0; c < 4; c++) {
-    const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
-    const __m512i s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
-    const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
-    const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
-    x[c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
-    x[8 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
-    x[4 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
-    x[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
-  }
 }
 
 /* In each 128-bit lane: x[r] byte c -> x[c] byte r (four 16 x 16 byte transposes). */
@@ -76,24 +51,62 @@ INLINE void tr16x16_epi8_lanes(__m512i x[16]) {
   }
 }
 
+/* Positions h .. h + 15, k-blocks kb .. kb + 3 (the 16 bytes at byte offset kbyte of each
+ * row, `valid` of them inside K): v[i] lane L = row 4 L + i, then a 4 x 4 dword transpose in
+ * each lane gives out[d] lane L dword i = row 4 L + i, k-block kb + d, i.e. 16 positions in
+ * order. The lane placement is done by the loads (vinserti32x4 from memory runs on port 0
+ * or 5, where a 16 x 16 dword transpose in registers costs 64 port-5 shuffles per 16 x 16). */
+/* x lane L = the 16 bytes at src; the memory form (gcc emits a load and the register form,
+ * a port-5 shuffle) */
+#define insert_lane(x, src, L) \
+  __asm__("vinserti32x4 %2, %1, %0, %0" : "+v"(x) : "m"(*(const __m128i_u*)(src)), "i"(L))
+
+INLINE void pack_chunk(const int8_t* a, size_t a_stride, size_t rows, size_t valid,
+                       __m512i out[4]) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  __m512i v[4];
+  if (rows == 16 && valid >= 16) {
+    for (size_t i = 0; i < 4; i++) {
+      const int8_t* r = a + i * a_stride;
+      __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)r));
+      insert_lane(x, r + 4 * a_stride, 1);
+      insert_lane(x, r + 8 * a_stride, 2);
+      insert_lane(x, r + 12 * a_stride, 3);
+      v[i] = _mm512_xor_si512(x, flip);
+    }
+  } else { /* masked loads read nothing past K or M; rows past M pack as zeros */
+    const __mmask16 mk = qe_mask16(valid);
+    for (size_t i = 0; i < 4; i++) {
+      __m128i l[4];
+      for (size_t L = 0; L < 4; L++)
+        l[L] = 4 * L + i < rows ? _mm_maskz_loadu_epi8(mk, a + (4 * L + i) * a_stride)
+                                : _mm_setzero_si128();
+      __m512i x = _mm512_castsi128_si512(l[0]);
+      x = _mm512_inserti32x4(x, l[1], 1);
+      x = _mm512_inserti32x4(x, l[2], 2);
+      x = _mm512_inserti32x4(x, l[3], 3);
+      v[i] = _mm512_xor_si512(x, flip);
+    }
+  }
+  const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+  out[0] = _mm512_unpacklo_epi64(t0, t2);
+  out[1] = _mm512_unpackhi_epi64(t0, t2);
+  out[2] = _mm512_unpacklo_epi64(t1, t3);
+  out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride, uint8_t* at,
                  size_t at_stride) {
   const size_t kbs = qe_div_up(k, 4);
-  const __m512i flip = _mm512_set1_epi8((char)0x80);
   for (size_t h = m0; h < m0 + T; h += 16) {
     const size_t rows = h < m ? QE_MIN((size_t)16, m - h) : 0;
-    for (size_t k0 = 0; k0 < kbs; k0 += 16) {
-      const __mmask64 mk = qe_mask64(k - 4 * k0); /* masked-off bytes are never read */
-      __m512i x[16];
-      for (size_t r = 0; r < 16; r++)
-        x[r] = _mm512_xor_si512(
-            r < rows ? _mm512_maskz_loadu_epi8(mk, a + (h + r) * a_stride + 4 * k0)
-                     : _mm512_setzero_si512(),
-            flip);
-      tr16x16_epi32(x);
-      const size_t nrow = QE_MIN((size_t)16, kbs - k0);
-      for (size_t j = 0; j < nrow; j++)
-        _mm512_storeu_si512(at + (k0 + j) * at_stride + 4 * h, x[j]);
+    const int8_t* ah = a + (rows ? h : 0) * a_stride;
+    for (size_t kb = 0; kb < kbs; kb += 4) {
+      __m512i out[4];
+      pack_chunk(ah + 4 * kb, a_stride, rows, k - 4 * kb, out);
+      const size_t nd = QE_MIN((size_t)4, kbs - kb);
+      for (size_t d = 0; d < nd; d++) _mm512_storeu_si512(at + (kb + d) * at_stride + 4 * h, out[d]);
     }
   }
 }
@@ -102,10 +115,12 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
  * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
 INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
   const __m512i even = _mm512_mul_epi32(acc, m0);
-  /* odd lanes move down by a shuffle (port 5) and the high halves of the even products
-   * by a shift (port 0): the multiplies and shifts of port 0 are the bottleneck here */
+  /* odd lanes move down by a shuffle (port 5): the multiplies and shifts of port 0 are the
+   * bottleneck here */
   const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
-  const __m512i hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  /* even lanes take the high halves of the even products by a masked shuffle (port 5; a
+   * shift and a blend would add a port-0 uop) */
+  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
   /* vpsravd by a broadcast count: one port-0 uop (vpsrad by an xmm count is two, p0 + p5) */
   return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), shift);
 }
@@ -119,12 +134,11 @@ INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
 /* One channel, G x 16 positions: 64 int8, lane l byte b = position 16 (b / 4) + 4 l + b % 4
  * (the order of the two packs). */
 INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
-                       size_t at_stride, const qe_spmm_params* p) {
+                       size_t at_stride, const qe_spmm_params* p, int32_t zo_odd) {
   const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
   if (cnt == 0) /* a pruned-away channel (common at high sparsity and small K): acc = bias
-                 * at every position, one scalar eq. 5 */
-    return _mm512_set1_epi8(
-        (char)qe_requant(W->bias[n], W->m0[n], W->sh[n], p->zo, p->qmin, p->qmax));
+                 * at every position, its eq. 5 made at pack time (c0) */
+    return _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
   __m512i acc[4], acc1[4];
   const __m512i b = _mm512_set1_epi32(W->bias_u8[n]);
   for (size_t g = 0; g < G; g++) acc[g] = b, acc1[g] = _mm512_setzero_si512();
@@ -149,8 +163,8 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
   const int32_t sh = W->sh[n];
   if (sh >= 33 && sh <= 54) {
     const __m512i m0 = _mm512_set1_epi32(W->m0[n]);
-    const __m512i rnd = _mm512_set1_epi32(
-        (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
+    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
+    const __m512i rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
     const __m512i shift = _mm512_set1_epi32(sh - 32);
     for (size_t g = 0; g < G; g++)
       y[g] = requant_high(_mm512_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
@@ -166,6 +180,11 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
 }
 
 
+/* 16 bytes of lane L to memory. The store form of vextracti32x4 is a plain store (no
+ * port-5 shuffle); gcc only emits the register form for the intrinsics. */
+#define store_lane(dst, v, L) \
+  __asm__("vextracti32x4 %2, %1, %0" : "=m"(*(__m128i_u*)(dst)) : "v"(v), "i"(L))
+
 #define STORE_LANE(L)                                                                    \
   for (size_t b = 0; b < 16; b++) {                                                      \
     const size_t pos = 16 * (b >> 2) + 4 * (L) + (b & 3);                                \
@@ -176,13 +195,24 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
 INLINE void tile(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
                  const uint8_t* at, size_t at_stride, size_t mt, int8_t* c, size_t c_stride,
                  const qe_spmm_params* p) {
+  const int32_t zo_odd = 1 + 2 * p->zo;
   for (size_t n = n0; n < n1 && n < W->n; n += 16) {
     const size_t nc = QE_MIN((size_t)16, W->n - n);
     __m512i x[16];
     for (size_t j = 0; j < 16; j++)
-      x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p) : _mm512_setzero_si512();
+      x[j] = j < nc ? channel(G, W, n + j, at, at_stride, p, zo_odd) : _mm512_setzero_si512();
     tr16x16_epi8_lanes(x);
     /* lane l of x[b] is position 16 (b / 4) + 4 l + b % 4 (16 channels) */
+    if (nc == 16 && mt == T) { /* the usual case: no masks, no bounds */
+      for (size_t b = 0; b < 16; b++) {
+        int8_t* q = c + (16 * (b >> 2) + (b & 3)) * c_stride + n;
+        _mm_storeu_si128((__m128i*)q, _mm512_castsi512_si128(x[b]));
+        store_lane(q + 4 * c_stride, x[b], 1);
+        store_lane(q + 8 * c_stride, x[b], 2);
+        store_lane(q + 12 * c_stride, x[b], 3);
+      }
+      continue;
+    }
     const __mmask16 mk = qe_mask16(nc);
     STORE_LANE(0)
     STORE_LANE(1)

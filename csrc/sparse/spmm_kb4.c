@@ -36,7 +36,7 @@ typedef struct {
 static layout layout_of(size_t n, size_t nblocks) {
   const size_t np = qe_round_up(n, QE_KB4_NB);
   layout L;
-  L.ptr = sizeof(qe_spmm_kb4_header) + 4 * np * sizeof(int32_t);
+  L.ptr = sizeof(qe_spmm_kb4_header) + 5 * np * sizeof(int32_t);
   L.kb = L.ptr + (np + 1) * sizeof(int32_t);
   L.w = L.kb + nblocks * sizeof(int32_t);
   L.end = L.w + nblocks * sizeof(int32_t);
@@ -57,6 +57,7 @@ static qe_spmm_kb4_w view(const void* packed) {
   W.bias_u8 = W.bias + W.np;
   W.m0 = W.bias_u8 + W.np;
   W.sh = W.m0 + W.np;
+  W.c0 = W.sh + W.np;
   W.ptr = (const int32_t*)(base + L.ptr);
   W.kb = (const int32_t*)(base + L.kb);
   W.w = (const int32_t*)(base + L.w);
@@ -74,7 +75,7 @@ void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, 
   h->n = n, h->k = k, h->kblocks = qe_div_up(k, 4), h->nblocks = nblocks;
   h->magic = QE_KB4_MAGIC;
   int32_t* pb = (int32_t*)(base + sizeof(qe_spmm_kb4_header));
-  int32_t *pu = pb + np, *pm = pu + np, *ps = pm + np;
+  int32_t *pu = pb + np, *pm = pu + np, *ps = pm + np, *pc = ps + np;
   int32_t* pp = (int32_t*)(base + L.ptr);
   int32_t* pk = (int32_t*)(base + L.kb);
   int32_t* pw = (int32_t*)(base + L.w);
@@ -87,6 +88,9 @@ void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, 
     pu[j] = (int32_t)((uint32_t)pb[j] - 128u * sum);
     pm[j] = j < n ? m0[j] : 0;
     ps[j] = j < n ? sh[j] : 1;
+    /* eq. 5 without zo; |result| < 2^31 for m0 < 2^31, sh >= 1, so clamp before int32 */
+    const int64_t x = ((int64_t)pb[j] * pm[j] + ((int64_t)1 << (ps[j] - 1))) >> ps[j];
+    pc[j] = (int32_t)(x < -32768 ? -32768 : x > 32768 ? 32768 : x);
     pp[j] = j < n ? ptr[j] : (int32_t)nblocks;
   }
   pp[np] = (int32_t)nblocks;
