@@ -33,6 +33,12 @@ static void* xmalloc(size_t n) {
   return p;
 }
 
+/* a random int16, one in `one_in` at an end of the range */
+static int16_t x16(int one_in) {
+  return (int16_t)(uniform(0, one_in - 1) == 0 ? (uniform(0, 1) ? 32767 : -32768)
+                                               : uniform(-32768, 32767));
+}
+
 static int passed, failed;
 
 static void check(const char* what, int isa, int threads, const void* got, const void* want,
@@ -91,16 +97,17 @@ static void gemm_case(const int* isas, int n_isa) {
 
 static void* conv(int isa, qe_conv2d cv, size_t nb, size_t h, size_t wd, const int16_t* x,
                   const int8_t* w, const int64_t* bias, const int32_t* m0, const int32_t* sh,
-                  int threads, size_t* out_bytes) {
+                  int out8, int32_t zo, int threads, size_t* out_bytes) {
   qe_qs16_conv2d_setup(&cv, isa, 0);
   void* packed = xmalloc(qe_qs16_conv2d_packed_size(&cv));
   qe_qs16_conv2d_pack(&cv, w, bias, m0, sh, packed);
   size_t ho, wo;
   qe_conv2d_out_size(&cv, h, wd, &ho, &wo);
-  *out_bytes = nb * ho * wo * cv.o * 2;
+  *out_bytes = nb * ho * wo * cv.o * (out8 ? 1 : 2);
   void* scratch = xmalloc(qe_qs16_conv2d_scratch_size(&cv, nb, h, wd, threads));
   void* y = xmalloc(*out_bytes);
-  qe_qs16_conv2d_run(&cv, packed, nb, h, wd, x, y, 0, 3, -32768, 32767, scratch, threads);
+  qe_qs16_conv2d_run(&cv, packed, nb, h, wd, x, y, out8, zo, out8 ? -128 : -32768,
+                     out8 ? 127 : 32767, scratch, threads);
   free(packed), free(scratch);
   return y;
 }
@@ -123,28 +130,25 @@ static void conv_case(const int* isas, int n_isa) {
   int8_t* w = xmalloc(cv.o * kg);
   int64_t* bias = xmalloc(cv.o * 8);
   int32_t *m0 = xmalloc(cv.o * 4), *sh = xmalloc(cv.o * 4);
-  for (size_t i = 0; i < nb * h * wd * cv.c; i++) x[i] = (int16_t)uniform(-32768, 32767);
+  /* sometimes int8 outputs, extreme inputs, and a bias beyond eq. 21 (the int64 path) */
+  const int out8 = (int)uniform(0, 1), big = uniform(0, 3) == 0;
+  const int32_t zo = out8 ? (int32_t)uniform(-128, 127) : (int32_t)uniform(-32768, 32767);
+  for (size_t i = 0; i < nb * h * wd * cv.c; i++) x[i] = x16(6);
   for (size_t i = 0; i < cv.o * kg; i++) w[i] = (int8_t)uniform(-127, 127);
   for (size_t j = 0; j < cv.o; j++) {
-    bias[j] = uniform(-(1 << 20), 1 << 20);
+    bias[j] = big ? uniform(-((int64_t)1 << 40), (int64_t)1 << 40) : uniform(-(1 << 20), 1 << 20);
     m0[j] = (int32_t)uniform(1 << 30, INT32_MAX);
-    sh[j] = (int32_t)uniform(30, 50);
+    sh[j] = (int32_t)(big ? uniform(50, 62) : uniform(30, 50));
   }
   size_t bytes;
-  void* want = conv(QE_ISA_SCALAR, cv, nb, h, wd, x, w, bias, m0, sh, 1, &bytes);
+  void* want = conv(QE_ISA_SCALAR, cv, nb, h, wd, x, w, bias, m0, sh, out8, zo, 1, &bytes);
   for (int v = 0; v < n_isa; v++)
     for (int t = 1; t <= 3; t++) {
-      void* got = conv(isas[v], cv, nb, h, wd, x, w, bias, m0, sh, t, &bytes);
+      void* got = conv(isas[v], cv, nb, h, wd, x, w, bias, m0, sh, out8, zo, t, &bytes);
       check(depthwise ? "conv depthwise" : "conv", isas[v], t, got, want, bytes, cv.c, cv.o, kg);
       free(got);
     }
   free(want), free(x), free(w), free(bias), free(m0), free(sh);
-}
-
-/* a random int16, one in `one_in` at an end of the range */
-static int16_t x16(int one_in) {
-  return (int16_t)(uniform(0, one_in - 1) == 0 ? (uniform(0, 1) ? 32767 : -32768)
-                                               : uniform(-32768, 32767));
 }
 
 /* add parameters: those of eq. 23 (ka, kb in [0, 2^20], |bias| <= 2^37, sh in [39, 62]),
