@@ -395,6 +395,38 @@ def test_pooling(isa, rng):
         assert_same(got, R.requantize(acc, m0, sh, 9, -32768, 32767), op="gavgpool")
 
 
+def test_pooling_extremes(isa, rng):
+    # channel counts around the vector widths (8 / 16 / 32) and the 256-channel block,
+    # windows of 1 to 36 pixels (the drivers pass 16 rows per ukernel call), inputs at the
+    # int16 ends, zero points and scale ratios at the ends, threads 1-3
+    chans = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 257]
+    for i, c in enumerate(chans):
+        k = [(1, 1), (3, 3), (2, 5), (6, 6), (5, 4)][i % 5]
+        h, w = k[0] + i % 3, k[1] + 2
+        x = rng.integers(-32768, 32768, (1 + i % 2, h, w, c)).astype(np.int16)
+        fill = i % 3
+        if fill < 2:
+            x[:] = -32768 if fill == 0 else 32767
+            x.flat[::5] = 32767 if fill == 0 else -32768
+        s, p = (1 + i % 2, 2 - i % 2), (0, k[1] // 2, k[0] // 2, 0) if i % 2 else (0, 0, 0, 0)
+        zx, zy = [(0, 0), (-32768, 32767), (32767, -32768), (123, -45)][i % 4]
+        sx, sy = [(2**-8, 2**-8), (1.0, 2.0**-12), (2.0**-12, 1.0), (0.37, 0.011)][i % 4]
+        qmin, qmax = [(-32768, 32767), (-100, 30000)][i % 2]
+        for t in (1, 2, 3):
+            got = K.maxpool2d16(x, k, s, p, qmin=qmin, qmax=qmax, num_threads=t)
+            assert_same(got, _maxpool_ref(x, k, s, p, qmin, qmax), op="maxpool", c=c, k=k,
+                        threads=t)
+            cip = bool(i % 2)
+            got = K.avgpool2d16(x, k, sx, zx, sy, zy, s, p, cip, num_threads=t)
+            assert_same(got, _avgpool_ref(x, k, s, p, sx, zx, sy, zy, cip), op="avgpool",
+                        c=c, k=k, threads=t)
+            got = K.global_avgpool16(x, sx, zx, sy, zy, num_threads=t)
+            acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True) - h * w * zx
+            m0, sh = Q.multiplier(sx / (sy * h * w))
+            assert_same(got, R.requantize(acc, m0, sh, zy, -32768, 32767), op="gavgpool",
+                        c=c, threads=t)
+
+
 def _maxpool_ref(x, k, s, p, qmin, qmax):
     n, h, w, c = x.shape
     (kh, kw), (sh_, sw), (pt, pl, pb, pr) = k, s, p
