@@ -1,7 +1,7 @@
 """int16 x int8 ("16x8") GEMM and depthwise convolution against int8, side by side, 1 thread.
 
     PYTHONPATH=. python -m benchmarks.int16_vs_int8 [--rounds 9] [--size 1024] [--isa NAME]
-                                                     [--op gemm|dwconv|all]
+                                                     [--op gemm|dwconv|add|pool|all]
 
 For each round the contenders run interleaved (int8, int16 with int32 accumulators,
 int16 with int64 accumulators), so load from other processes hits them alike. Calls are
@@ -16,6 +16,15 @@ path runs; "uniform" draws them uniformly from [-127, 127] (mean |w| ~ 64), for 
 Depthwise (--op dwconv): every depthwise layer of MobileNetV2-224
 (benchmarks/shapes/mobilenet_v2_conv.txt), int8 and int16 interleaved per layer, same
 weights; the total is the sum of the per-layer medians.
+
+Add (--op add): y = a + b over the output shape of every distinct MobileNetV2-224
+convolution (the int16 Adds of an int16_weight_bits=16 model, one per conv), int8 (eq. 9)
+against int16 (eq. 23) with "fixed" scales (powers of two, zero points 0, as the fixed
+scheme) and "affine" scales (arbitrary, as int16 layers of the int8 scheme). The native
+entry points are called directly (one output allocation per call, alike for both).
+
+Pooling (--op pool): max pool 3x3/2 on 112x112x64, average pool 3x3/1 pad 1 on
+28x28x192, global average pool on 7x7x1280, int8 against int16.
 """
 import os
 import sys
@@ -120,18 +129,97 @@ def dwconv(args, isa):
     print("kernels: " + ", ".join(sorted(names)))
 
 
+def add(args, isa):
+    from qengine import _native
+    from qengine import quant as Q
+    from qengine._kernels_qs16 import add16_params
+    rng = np.random.default_rng(0)
+    shapes = []
+    for _, L in read_conv_shapes("mobilenet_v2_conv"):
+        oh = (L["h"] + L["padding"][0] + L["padding"][2] - L["kh"]) // L["stride"] + 1
+        ow = (L["w"] + L["padding"][1] + L["padding"][3] - L["kw"]) // L["stride"] + 1
+        if (oh, ow, L["o"]) not in shapes:
+            shapes.append((oh, ow, L["o"]))
+    # (a_scale, b_scale, y_scale): fixed = powers of two (the split16 hi / lo halves are
+    # ~2^8 apart), affine = arbitrary
+    scales = {"fixed": (2.0**-10, 2.0**-18, 2.0**-10), "affine": (0.0123, 0.0000517, 0.0131)}
+    p8 = Q.add_params(0.05, 3, 0.031, -7, 0.06, 2) + (2, -128, 127)
+    p16 = {k: add16_params(sa, 0, sb, 0, sy) + (0, -32768, 32767)
+           for k, (sa, sb, sy) in scales.items()}
+    print(f"\nAdd, MobileNetV2-224 conv output shapes, 1 thread, variant {isa}, "
+          f"median of {args.rounds} rounds (ns per element)")
+    totals = {"int8": 0.0, "int16 fixed": 0.0, "int16 affine": 0.0}
+    with K.use_isa(isa):
+        for h, w, c in shapes:
+            n = h * w * c
+            a8, b8 = (rng.integers(-128, 128, n, dtype=np.int8) for _ in range(2))
+            a16, b16 = (rng.integers(-32768, 32768, n).astype(np.int16) for _ in range(2))
+            runs = {"int8": lambda: _native.ops_add((n,), a8, (1,), b8, (1,), p8, 1),
+                    "int16 fixed": lambda: _native.qs16_add((n,), a16, (1,), b16, (1,),
+                                                            p16["fixed"], 1),
+                    "int16 affine": lambda: _native.qs16_add((n,), a16, (1,), b16, (1,),
+                                                             p16["affine"], 1)}
+            samples = {k: [] for k in runs}
+            for _ in range(args.rounds):
+                for k, fn in runs.items():
+                    samples[k].append(burst(fn))
+            med = {k: float(np.median(v)) for k, v in samples.items()}
+            for k in totals:
+                totals[k] += med[k]
+            print(f"{h:>3}x{w:<3}x{c:<4} " + "  ".join(
+                f"{k} {med[k] / n * 1e9:5.2f}" for k in runs) +
+                f"   {med['int8'] / med['int16 affine']:5.2f}x int8")
+        print("kernel: " + K.qs16_kernel_name("add"))
+    print("total (sum of medians): " + "  ".join(f"{k} {t * 1e3:6.3f} ms" for k, t in
+                                                 totals.items()) +
+          f"   int16 affine {totals['int8'] / totals['int16 affine']:.2f}x int8, "
+          f"fixed {totals['int8'] / totals['int16 fixed']:.2f}x int8")
+
+
+def pool(args, isa):
+    rng = np.random.default_rng(0)
+    cases = [
+        ("maxpool 3x3/2 112x112x64", (1, 112, 112, 64),
+         lambda x: K.maxpool2d(x, 3, 2, 1), lambda x: K.maxpool2d16(x, 3, 2, 1)),
+        ("avgpool 3x3/1 pad 1 28x28x192", (1, 28, 28, 192),
+         lambda x: K.avgpool2d(x, 3, 0.05, 3, 0.04, -1, 1, 1),
+         lambda x: K.avgpool2d16(x, 3, 2.0**-8, 3, 2.0**-8, -1, 1, 1)),
+        ("global avgpool 7x7x1280", (1, 7, 7, 1280),
+         lambda x: K.global_avgpool(x, 0.05, 3, 0.04, -1),
+         lambda x: K.global_avgpool16(x, 2.0**-8, 3, 2.0**-8, -1)),
+    ]
+    print(f"\nPooling, 1 thread, variant {isa}, median of {args.rounds} rounds")
+    with K.use_isa(isa):
+        for label, shape, f8, f16 in cases:
+            x8 = rng.integers(-128, 128, shape, dtype=np.int8)
+            x16 = rng.integers(-32768, 32768, shape).astype(np.int16)
+            t8, t16 = [], []
+            for _ in range(args.rounds):
+                t8.append(burst(lambda: f8(x8)))
+                t16.append(burst(lambda: f16(x16)))
+            t8, t16 = float(np.median(t8)), float(np.median(t16))
+            print(f"{label:<32} int8 {t8 * 1e3:7.3f} ms  int16 {t16 * 1e3:7.3f} ms  "
+                  f"{t8 / t16:5.2f}x int8")
+        print("kernels: " + ", ".join(K.qs16_kernel_name(op) for op in
+                                      ("maxpool", "avgpool", "gavgpool")))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--isa", default=None, help="variant (default: the selected one)")
-    ap.add_argument("--op", choices=("gemm", "dwconv", "all"), default="all")
+    ap.add_argument("--op", choices=("gemm", "dwconv", "add", "pool", "all"), default="all")
     args = ap.parse_args(argv)
     isa = args.isa or K.isa()["selected"]
     if args.op in ("gemm", "all"):
         gemm(args, isa)
     if args.op in ("dwconv", "all"):
         dwconv(args, isa)
+    if args.op in ("add", "all"):
+        add(args, isa)
+    if args.op in ("pool", "all"):
+        pool(args, isa)
 
 
 if __name__ == "__main__":

@@ -313,6 +313,63 @@ def test_add(isa, rng):
                             np.clip(np.floor(real / sy + 0.5), -32768, 32767))
 
 
+def _raw_add(a, b, params, threads):
+    """The native int16 add on raw (ka, kb, bias, m0, sh, zo, qmin, qmax), same-shape or a
+    broadcast scalar, as K.add runs it."""
+    from qengine import _native
+    from qengine._kernels_ops import _broadcast
+    out_shape, shape, sa, sb = _broadcast(a, b)
+    return _native.qs16_add(shape, a.reshape(-1), sa, b.reshape(-1), sb, params,
+                            threads).reshape(out_shape)
+
+
+def test_add_extremes(isa, rng):
+    # eq. 28 (the SIMD form of eq. 23) against eq. 5 on exact integers: every size around
+    # the vector widths (8 / 16 / 32) and the 4096-element task chunk, both operands full,
+    # b a scalar (addc) and a a scalar (swapped), extreme inputs and parameters: ka / kb
+    # at 0 and 2^20, |bias| = 2^37, m0 at both ends, sh over [39, 62] (the range of eq. 23;
+    # 39-41 take the 2^e prescale), zero points and clamps at the int16 ends; plus
+    # parameters outside eq. 28's domain (sh < 32), which run the plain C
+    sizes = EDGE + [47, 64, 95, 100, 127, 129, 4095, 4097, 4096 + 33]
+    raw = [(2**20, 2**20, 0, 2**30, 62), (2**20, 0, 2**37, 2**31 - 1, 39),
+           (0, 2**20, -2**37, 2**31 - 1, 40), (1, 2**20, -2**37, 2**30, 41),
+           (2**20, 777777, 12345, 1518500250, 42), (2**20, 4096, 0, 2**30, 50),
+           (2**20, 2**12, 0, 2**30, 32), (2**20, 2**20, 2**37, 2**31 - 1, 20),
+           (3, 5, -7, 0, 45)]
+    for i, n in enumerate(sizes):
+        a = rng.integers(-32768, 32768, n).astype(np.int16)
+        b = rng.integers(-32768, 32768, n).astype(np.int16)
+        if i % 2:
+            a[::3], b[1::3] = -32768, 32767
+        if i % 5 == 4:
+            a[:] = -32768 if i % 10 == 4 else 32767
+        ka, kb, bias, m0, sh = raw[i % len(raw)]
+        if i % 3 == 0:
+            ka, kb = int(rng.integers(0, 2**20 + 1)), int(rng.integers(0, 2**20 + 1))
+            bias = int(rng.integers(-2**37, 2**37 + 1))
+            m0, sh = int(rng.integers(2**30, 2**31)), int(rng.integers(39, 63))
+        zo = [0, -32768, 32767, int(rng.integers(-32768, 32768))][i % 4]
+        qmin, qmax = [(-32768, 32767), (-1000, 20000), (zo, 32767)][i % 3]
+        params = (ka, kb, bias, m0, sh, zo, qmin, qmax)
+        for bb, aa in [(b, a), (b[:1].reshape(()), a), (b, a[:1].reshape(()))]:
+            acc = aa.astype(np.int64) * ka + bb.astype(np.int64) * kb + bias
+            want = R.requantize(acc, m0, sh, zo, qmin, qmax)
+            for t in (1, 2, 3):
+                assert_same(_raw_add(aa, bb, params, t), want, n=n, params=params, threads=t)
+    # every scale ratio of eq. 23 (2^-12 .. 2^11) through K.add
+    for i, ratio in enumerate([2.0**-12, 2.0**-12 * 1.37, 0.3, 1.0, 2.0**10.99, 1999.0]):
+        sa, sb = 2.0**-10, 2.0**-10 * float(rng.uniform(1e-7, 1.5))
+        sy = max(sa, sb) / ratio
+        za, zb, zy = [(0, 0, 0), (-32768, 32767, 5), (123, -4567, -32768)][i % 3]
+        n = 1000 + i
+        a = rng.integers(-32768, 32768, n).astype(np.int16)
+        b = rng.integers(-32768, 32768, n).astype(np.int16)
+        ka, kb, bias, m0, sh = _add_params(sa, za, sb, zb, sy)
+        want = R.requantize(a.astype(np.int64) * ka + b.astype(np.int64) * kb + bias, m0, sh,
+                            zy, -32768, 32767)
+        assert_same(K.add(a, b, sa, za, sb, zb, sy, zy, num_threads=2), want, ratio=ratio)
+
+
 def _add_params(*args):
     from qengine._kernels_qs16 import add16_params
     return add16_params(*args)
@@ -336,6 +393,38 @@ def test_pooling(isa, rng):
         acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True) - h * w * -5
         m0, sh = Q.multiplier(0.01 / (0.003 * h * w))
         assert_same(got, R.requantize(acc, m0, sh, 9, -32768, 32767), op="gavgpool")
+
+
+def test_pooling_extremes(isa, rng):
+    # channel counts around the vector widths (8 / 16 / 32) and the 256-channel block,
+    # windows of 1 to 36 pixels (the drivers pass 16 rows per ukernel call), inputs at the
+    # int16 ends, zero points and scale ratios at the ends, threads 1-3
+    chans = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 257]
+    for i, c in enumerate(chans):
+        k = [(1, 1), (3, 3), (2, 5), (6, 6), (5, 4)][i % 5]
+        h, w = k[0] + i % 3, k[1] + 2
+        x = rng.integers(-32768, 32768, (1 + i % 2, h, w, c)).astype(np.int16)
+        fill = i % 3
+        if fill < 2:
+            x[:] = -32768 if fill == 0 else 32767
+            x.flat[::5] = 32767 if fill == 0 else -32768
+        s, p = (1 + i % 2, 2 - i % 2), (0, k[1] // 2, k[0] // 2, 0) if i % 2 else (0, 0, 0, 0)
+        zx, zy = [(0, 0), (-32768, 32767), (32767, -32768), (123, -45)][i % 4]
+        sx, sy = [(2**-8, 2**-8), (1.0, 2.0**-12), (2.0**-12, 1.0), (0.37, 0.011)][i % 4]
+        qmin, qmax = [(-32768, 32767), (-100, 30000)][i % 2]
+        for t in (1, 2, 3):
+            got = K.maxpool2d16(x, k, s, p, qmin=qmin, qmax=qmax, num_threads=t)
+            assert_same(got, _maxpool_ref(x, k, s, p, qmin, qmax), op="maxpool", c=c, k=k,
+                        threads=t)
+            cip = bool(i % 2)
+            got = K.avgpool2d16(x, k, sx, zx, sy, zy, s, p, cip, num_threads=t)
+            assert_same(got, _avgpool_ref(x, k, s, p, sx, zx, sy, zy, cip), op="avgpool",
+                        c=c, k=k, threads=t)
+            got = K.global_avgpool16(x, sx, zx, sy, zy, num_threads=t)
+            acc = x.astype(np.int64).sum(axis=(1, 2), keepdims=True) - h * w * zx
+            m0, sh = Q.multiplier(sx / (sy * h * w))
+            assert_same(got, R.requantize(acc, m0, sh, zy, -32768, 32767), op="gavgpool",
+                        c=c, threads=t)
 
 
 def _maxpool_ref(x, k, s, p, qmin, qmax):

@@ -65,7 +65,7 @@ void qe_qs16_conv2d_run(const qe_conv2d* conv, const void* packed, size_t n, siz
 
 /* ---- Elementwise and pooling (int16 in, int16 out) ------------------------------------- */
 /* eq. 23: acc = a * ka + b * kb + bias in int64 (exact), y = eq. 5. |ka|, |kb| <= 2^20,
- * |bias| <= 2^37. Same-shape inputs (the Python wrapper materialises broadcasts). */
+ * |bias| <= 2^37. Same-shape inputs (qe_qs16_add_bcast below broadcasts). */
 typedef struct {
   int32_t ka, kb;
   int64_t bias;

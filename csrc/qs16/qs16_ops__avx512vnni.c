@@ -1,6 +1,6 @@
-/* The 16x8 operator ukernels compiled for avx512vnni (see qs16_ops_impl.h); depthwise in
- * AVX-512 intrinsics (dwconv_row_avx512 below), the rest from the plain C of the impl
- * with eq. 5 of the blocks in AVX-512 (64-bit lanes: vpmuldq, vpsllvq/vpsravq). */
+/* The 16x8 operator ukernels compiled for avx512vnni (see qs16_ops_impl.h); depthwise, add
+ * and the pooling sums / maxima in AVX-512 intrinsics (below), the rest from the plain C
+ * of the impl with eq. 5 of the blocks in AVX-512 (64-bit lanes: vpmuldq, vpsllvq/vpsravq). */
 #include <immintrin.h>
 
 #include "common/requant__avx512.h"
@@ -30,7 +30,19 @@ static void dwconv_row_avx512(size_t c, size_t pixels, size_t taps, const int16_
                               const int16_t* w, const int64_t* bias, const int32_t* m0,
                               const int32_t* sh, int acc64, void* y, const qe_qs16_params* p);
 
+static void add_avx512(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
+                       const qe_qs16_add_params* p);
+static void addc_avx512(size_t n, const int16_t* a, int16_t b, int16_t* y,
+                        const qe_qs16_add_params* p);
+static void max_avx512(size_t c, size_t k, const int16_t* const* rows, int16_t* y,
+                       int32_t qmin, int32_t qmax);
+static void sum_avx512(size_t c, size_t k, const int16_t* const* rows, int64_t* acc);
+
 #define QE_QS16_REQUANT_BLOCK requant_block_avx512
+#define QE_QS16_ADD add_avx512
+#define QE_QS16_ADDC addc_avx512
+#define QE_QS16_MAX max_avx512
+#define QE_QS16_SUM sum_avx512
 #define QE_QS16_DWCONV_ROW dwconv_row_avx512
 #define QE_QS16_OPS_TABLE qe_qs16_ops__avx512vnni
 #define QE_QS16_OPS_NAME "avx512vnni"
@@ -113,4 +125,98 @@ static void dwconv_row_avx512(size_t c, size_t pixels, size_t taps, const int16_
     dw_row(c, pixels, 9, ind, w, bias, m0, sh, acc64, y, p);
   else
     dw_row(c, pixels, taps, ind, w, bias, m0, sh, acc64, y, p);
+}
+
+/* ---- add (eq. 23 as eq. 28), pooling ------------------------------------------------------ */
+
+static inline __mmask32 mask32(size_t len) {
+  return len >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << len) - 1);
+}
+
+/* eq. 28, 32 outputs per step: vpunpck[lh]wd pairs (a, b) in each int32 lane and vpdpwssd
+ * adds a ka[i] + b kb[i] of digit i to the carried sum. Unpack and vpackssdw both work
+ * within 128-bit lanes, so the packed result is in natural order; the pack saturates to
+ * int16, so clamping after it equals clamping before. b == NULL: the zero vector (addc). */
+static inline __attribute__((always_inline)) void add_rows(size_t n, const int16_t* a,
+                                                           const int16_t* b, int16_t* y,
+                                                           const qe_qs16_add_digits* d,
+                                                           const qe_qs16_add_params* p) {
+  __m512i k[4], c[4];
+  for (int i = 0; i < 4; i++) {
+    k[i] = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)d->ka[i] |
+                                       ((uint32_t)(uint16_t)d->kb[i] << 16)));
+    c[i] = _mm512_set1_epi32(d->c[i]);
+  }
+  const __m128i f = _mm_cvtsi32_si128(d->f);
+  const __m512i zo = _mm512_set1_epi32(p->zo);
+  const __m512i lo = _mm512_set1_epi16((int16_t)p->qmin), hi = _mm512_set1_epi16((int16_t)p->qmax);
+  for (size_t i = 0; i < n; i += 32) {
+    const __mmask32 m = mask32(n - i);
+    const __m512i va = _mm512_maskz_loadu_epi16(m, a + i);
+    const __m512i vb = b ? _mm512_maskz_loadu_epi16(m, b + i) : _mm512_setzero_si512();
+    const __m512i xl = _mm512_unpacklo_epi16(va, vb), xh = _mm512_unpackhi_epi16(va, vb);
+    __m512i tl = _mm512_dpwssd_epi32(c[0], xl, k[0]);
+    __m512i th = _mm512_dpwssd_epi32(c[0], xh, k[0]);
+    for (int j = 1; j < 4; j++) {
+      tl = _mm512_dpwssd_epi32(_mm512_add_epi32(c[j], _mm512_srai_epi32(tl, 14)), xl, k[j]);
+      th = _mm512_dpwssd_epi32(_mm512_add_epi32(c[j], _mm512_srai_epi32(th, 14)), xh, k[j]);
+    }
+    tl = _mm512_add_epi32(_mm512_sra_epi32(tl, f), zo);
+    th = _mm512_add_epi32(_mm512_sra_epi32(th, f), zo);
+    const __m512i out = _mm512_packs_epi32(tl, th);
+    _mm512_mask_storeu_epi16(y + i, m, _mm512_min_epi16(_mm512_max_epi16(out, lo), hi));
+  }
+}
+
+static void add_avx512(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
+                       const qe_qs16_add_params* p) {
+  qe_qs16_add_digits d;
+  if (qe_qs16_add_digits_init(p->ka, p->kb, p->bias, p->m0, p->sh, &d))
+    add_rows(n, a, b, y, &d, p);
+  else
+    add_plain(n, a, b, y, p);
+}
+
+/* b one value: b kb + bias is the constant of eq. 28, kb = 0. */
+static void addc_avx512(size_t n, const int16_t* a, int16_t b, int16_t* y,
+                        const qe_qs16_add_params* p) {
+  qe_qs16_add_digits d;
+  if (qe_qs16_add_digits_init(p->ka, 0, p->bias + (int64_t)b * p->kb, p->m0, p->sh, &d))
+    add_rows(n, a, NULL, y, &d, p);
+  else
+    addc_plain(n, a, b, y, p);
+}
+
+/* eq. 14 over k rows, 32 channels per step, masked tail. */
+static void max_avx512(size_t c, size_t k, const int16_t* const* rows, int16_t* y,
+                       int32_t qmin, int32_t qmax) {
+  const __m512i lo = _mm512_set1_epi16((int16_t)qmin), hi = _mm512_set1_epi16((int16_t)qmax);
+  for (size_t j = 0; j < c; j += 32) {
+    const __mmask32 m = mask32(c - j);
+    __m512i v = _mm512_maskz_loadu_epi16(m, rows[0] + j);
+    for (size_t t = 1; t < k; t++) v = _mm512_max_epi16(v, _mm512_maskz_loadu_epi16(m, rows[t] + j));
+    _mm512_mask_storeu_epi16(y + j, m, _mm512_min_epi16(_mm512_max_epi16(v, lo), hi));
+  }
+}
+
+/* acc += sum over k rows, 16 channels per step: the rows are summed in int32 (exact for
+ * up to 65536 rows: |sum| <= 2^31), then added into the int64 accumulators. */
+static void sum_avx512(size_t c, size_t k, const int16_t* const* rows, int64_t* acc) {
+  for (size_t t0 = 0; t0 < k; t0 += 65536) {
+    const size_t t1 = QE_MIN(k, t0 + 65536);
+    for (size_t j = 0; j < c; j += 16) {
+      const size_t len = QE_MIN((size_t)16, c - j);
+      const __mmask16 m = (__mmask16)(len >= 16 ? 0xFFFF : (1u << len) - 1);
+      __m512i s = _mm512_setzero_si512();
+      for (size_t t = t0; t < t1; t++)
+        s = _mm512_add_epi32(s, _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, rows[t] + j)));
+      const __mmask8 m0 = (__mmask8)m, m1 = (__mmask8)(m >> 8);
+      const __m512i s0 = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+      const __m512i s1 = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+      _mm512_mask_storeu_epi64(acc + j, m0,
+                               _mm512_add_epi64(_mm512_maskz_loadu_epi64(m0, acc + j), s0));
+      _mm512_mask_storeu_epi64(acc + j + 8, m1,
+                               _mm512_add_epi64(_mm512_maskz_loadu_epi64(m1, acc + j + 8), s1));
+    }
+  }
 }

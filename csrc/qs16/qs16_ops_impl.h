@@ -85,9 +85,10 @@ static void dwconv_row(size_t c, size_t pixels, size_t taps, const int16_t* cons
 }
 #endif
 
-/* eq. 23: exact int64 sum, then eq. 5 for int64. */
-static void vadd(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
-                 const qe_qs16_add_params* p) {
+/* eq. 23: exact int64 sum, then eq. 5 for int64. Also the SIMD variants' fallback outside
+ * the domain of eq. 28 (qe_qs16_add_digits_init). */
+static void add_plain(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
+                      const qe_qs16_add_params* p) {
   for (size_t i = 0; i < n; i++) {
     const int64_t acc = (int64_t)a[i] * p->ka + (int64_t)b[i] * p->kb + p->bias;
     y[i] = (int16_t)qe_qs16_requant64(acc, p->m0, p->sh, p->zo, p->qmin, p->qmax);
@@ -95,31 +96,59 @@ static void vadd(size_t n, const int16_t* a, const int16_t* b, int16_t* y,
 }
 
 /* eq. 23 with b one value: its term b kb + bias is formed once. */
-static void vaddc(size_t n, const int16_t* a, int16_t b, int16_t* y,
-                  const qe_qs16_add_params* p) {
+static void addc_plain(size_t n, const int16_t* a, int16_t b, int16_t* y,
+                       const qe_qs16_add_params* p) {
   const int64_t cb = (int64_t)b * p->kb + p->bias;
   for (size_t i = 0; i < n; i++)
     y[i] = (int16_t)qe_qs16_requant64((int64_t)a[i] * p->ka + cb, p->m0, p->sh, p->zo,
                                       p->qmin, p->qmax);
 }
 
-/* y = clamp(max over k rows, qmin, qmax) (eq. 14); rows may include y itself. */
-static void vmax(size_t c, size_t k, const int16_t* const* rows, int16_t* y, int32_t qmin,
-                 int32_t qmax) {
-  for (size_t j = 0; j < c; j++) {
+/* A variant may supply add / addc in intrinsics (QE_QS16_ADD, QE_QS16_ADDC). */
+#ifdef QE_QS16_ADD
+#define vadd QE_QS16_ADD
+#define vaddc QE_QS16_ADDC
+#else
+#define vadd add_plain
+#define vaddc addc_plain
+#endif
+
+/* y = clamp(max over k rows, qmin, qmax) (eq. 14); rows may include y itself. Channels
+ * [j0, c): also the SIMD variants' channel tail. */
+static inline void max_plain(size_t j0, size_t c, size_t k, const int16_t* const* rows,
+                             int16_t* y, int32_t qmin, int32_t qmax) {
+  for (size_t j = j0; j < c; j++) {
     int16_t m = rows[0][j];
     for (size_t t = 1; t < k; t++) m = rows[t][j] > m ? rows[t][j] : m;
     y[j] = (int16_t)(m < qmin ? qmin : m > qmax ? qmax : m);
   }
 }
 
-/* acc[j] += sum over k rows (exact: |x| <= 2^15, int64). */
-static void vsum(size_t c, size_t k, const int16_t* const* rows, int64_t* acc) {
+/* acc[j] += sum over k rows, channels [j0, c) (exact: |x| <= 2^15, int64). */
+static inline void sum_plain(size_t j0, size_t c, size_t k, const int16_t* const* rows,
+                             int64_t* acc) {
   for (size_t t = 0; t < k; t++) {
     const int16_t* r = rows[t];
-    for (size_t j = 0; j < c; j++) acc[j] += r[j];
+    for (size_t j = j0; j < c; j++) acc[j] += r[j];
   }
 }
+
+/* A variant may supply max / sum in intrinsics (QE_QS16_MAX, QE_QS16_SUM). */
+#ifdef QE_QS16_MAX
+#define vmax QE_QS16_MAX
+#else
+static void vmax(size_t c, size_t k, const int16_t* const* rows, int16_t* y, int32_t qmin,
+                 int32_t qmax) {
+  max_plain(0, c, k, rows, y, qmin, qmax);
+}
+#endif
+#ifdef QE_QS16_SUM
+#define vsum QE_QS16_SUM
+#else
+static void vsum(size_t c, size_t k, const int16_t* const* rows, int64_t* acc) {
+  sum_plain(0, c, k, rows, acc);
+}
+#endif
 
 static void vrequant64(size_t c, const int64_t* acc, int64_t bias, int32_t m0, int32_t sh,
                        int32_t zo, int32_t qmin, int32_t qmax, int16_t* y) {
