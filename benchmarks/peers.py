@@ -116,16 +116,20 @@ def contenders(name, threads, folder):
     return out
 
 
-def time_round_robin(fns, runs, warmup, burst=5):
+def time_round_robin(fns, runs, warmup, burst=5, settle=0.05):
     """Rounds of short bursts: in every round each contender runs `burst` times in a row and
     the first run of each burst is dropped, so every engine is timed with its own weights in
-    cache (steady-state inference) while machine noise is still spread over all of them."""
+    cache (steady-state inference) while machine noise is still spread over all of them.
+    Before each burst the process sleeps `settle` seconds: engines' thread pools spin-wait
+    for a while after a run (ONNX Runtime's by default, qengine's briefly), and a pool still
+    spinning on one of 2 cores halves the next engine's 2-thread speed."""
     for fn, x in fns.values():
         for _ in range(warmup):
             fn(x)
     samples = {k: [] for k in fns}
     while min(len(v) for v in samples.values()) < runs:
         for k, (fn, x) in fns.items():
+            time.sleep(settle)
             for b in range(burst):
                 t0 = time.perf_counter()
                 fn(x)

@@ -164,10 +164,11 @@ void qe_gemm_run(const qe_gemm_kernel* k, size_t m, size_t n, size_t kdim, const
   int8_t* buf = (int8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   /* rows whose K is a multiple of KR are already in the kernel's layout unless XORed */
   if (qe_gemm_packs_a(k) && (k->a_xor || kdim % k->kr != 0)) {
-    /* fused when there are at least two blocks per thread, so the static split balances;
-     * the slots then take at most m * kp bytes of scratch */
+    /* fused when there are at least two blocks per thread (blocks shrink to make that so
+     * where M allows), so the static split balances; the slots then take at most m * kp
+     * bytes of scratch */
     const size_t threads = (size_t)QE_MAX(num_threads, 1);
-    const size_t rows = qe_gemm_block_rows(n, kp);
+    const size_t rows = QE_MIN(qe_gemm_block_rows(n, kp), qe_div_up(m, 2 * threads));
     J.rows_per_block = qe_round_up(rows, k->mr);
     const size_t blocks = qe_div_up(m, J.rows_per_block);
     if (blocks >= 2 * threads) {
