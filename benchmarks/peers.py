@@ -118,11 +118,13 @@ def contenders(name, threads, folder):
 
 def time_round_robin(fns, runs, warmup, burst=5, settle=0.05):
     """Rounds of short bursts: in every round each contender runs `burst` times in a row and
-    the first run of each burst is dropped, so every engine is timed with its own weights in
-    cache (steady-state inference) while machine noise is still spread over all of them.
-    Before each burst the process sleeps `settle` seconds: engines' thread pools spin-wait
-    for a while after a run (ONNX Runtime's by default, qengine's briefly), and a pool still
-    spinning on one of 2 cores halves the next engine's 2-thread speed."""
+    the first run of each burst is not timed, so every engine is timed in its own steady
+    state (its weights in cache, its threads awake) while machine noise is still spread over
+    all of them. Before each burst the process sleeps `settle` seconds: thread pools
+    spin-wait for a while after a run (ONNX Runtime's for more than 10 ms by default,
+    qengine's for ~1 ms), and a pool still spinning on one of 2 cores slows the next
+    engine's 2-thread runs (measured: ONNX Runtime's int8 sessions 1.85 -> 2.75 ms on
+    MobileNetV2 after its float32 session with a 10 ms pause)."""
     for fn, x in fns.values():
         for _ in range(warmup):
             fn(x)
