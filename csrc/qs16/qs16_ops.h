@@ -46,6 +46,17 @@ typedef struct {
   int32_t f;
 } qe_qs16_add_digits;
 
+/* The int64-accumulator path of the SIMD depthwise kernels: n exact int32 tap sums plus
+ * the int64 bias, requantized one by one (eq. 5 in 64 bits) and stored as int8 or int16. */
+static inline void qe_qs16_store_sums64(void* out, const int32_t* sums, size_t n,
+                                        const int64_t* bias, const int32_t* m0,
+                                        const int32_t* sh, const qe_qs16_params* p) {
+  for (size_t j = 0; j < n; j++)
+    qe_qs16_store1(out, j, qe_qs16_requant64(sums[j] + bias[j], m0[j], sh[j], p->zo, p->qmin,
+                                             p->qmax),
+                   p->out8);
+}
+
 /* Fills d for y = eq. 5 (a ka + b kb + bias, m0, sh) and returns 1, or returns 0 when the
  * parameters are outside the domain of eq. 28 (then the caller runs the plain C). The
  * parameters of eq. 23 (ka, kb in [0, 2^20], |bias| <= 2^37, sh in [39, 62]) always fit.

@@ -82,10 +82,7 @@ static inline __attribute__((always_inline)) void dw_row(
         int32_t sums[16];
         _mm256_storeu_si256((__m256i*)sums, s0);
         _mm256_storeu_si256((__m256i*)(sums + 8), s1);
-        for (size_t j = 0; j < 16; j++)
-          qe_qs16_store1(out, j, qe_qs16_requant64(sums[j] + bias[c0 + j], m0[c0 + j],
-                                                   sh[c0 + j], p->zo, p->qmin, p->qmax),
-                         p->out8);
+        qe_qs16_store_sums64(out, sums, 16, bias + c0, m0 + c0, sh + c0, p);
       }
     }
   }

@@ -107,10 +107,7 @@ static inline __attribute__((always_inline)) void dw_row(
         int32_t sums[32];
         _mm512_storeu_si512(sums, s0);
         _mm512_storeu_si512(sums + 16, s1);
-        for (size_t j = 0; j < nc; j++)
-          qe_qs16_store1(out, j, qe_qs16_requant64(sums[j] + bias[c0 + j], m0[c0 + j],
-                                                   sh[c0 + j], p->zo, p->qmin, p->qmax),
-                         p->out8);
+        qe_qs16_store_sums64(out, sums, nc, bias + c0, m0 + c0, sh + c0, p);
       }
     }
   }

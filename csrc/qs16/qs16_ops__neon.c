@@ -84,10 +84,7 @@ static inline __attribute__((always_inline)) void dw_row(
         int32_t sums[8];
         vst1q_s32(sums, lo);
         vst1q_s32(sums + 4, hi);
-        for (size_t j = 0; j < 8; j++)
-          qe_qs16_store1(out, j, qe_qs16_requant64(sums[j] + bias[c0 + j], m0[c0 + j],
-                                                   sh[c0 + j], p->zo, p->qmin, p->qmax),
-                         p->out8);
+        qe_qs16_store_sums64(out, sums, 8, bias + c0, m0 + c0, sh + c0, p);
       }
     }
   }
