@@ -96,12 +96,7 @@ def pack_spmm(indptr, indices, values, k, bias, m0, sh, block=1):
     k = _check_k(k)
     if block not in SPMM_FORMATS or isinstance(block, bool):
         raise ValueError(f"block must be one of {SPMM_FORMATS}, got {block!r}")
-    indices = _index_array("indices", indices, k)
-    if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
-        raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
-    n = indptr.shape[0] - 1
-    indptr = _check_structure("indptr", indptr, "indices", indices, n, k)
-    values = _weights("values", values, indices.shape)
+    indptr, indices, values, n = _checked_csr(indptr, indices, values, k)
     if block == 1:
         return _pack(indptr, indices, values, n, k, 1, bias, m0, sh)
     if block == "1x4":
@@ -166,18 +161,23 @@ def _csr_to_bsr(indptr, indices, values, n, k, block):
     return bptr, (keys % max(k, 1)).astype(indices.dtype), bvals
 
 
+def _checked_csr(indptr, indices, values, k):
+    """Validated CSR arrays W [N, k] (k already checked): (indptr, indices, values, N)."""
+    indices = _index_array("indices", indices, k)
+    if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
+        raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
+    n = indptr.shape[0] - 1
+    indptr = _check_structure("indptr", indptr, "indices", indices, n, k)
+    return indptr, indices, _weights("values", values, indices.shape), n
+
+
 def csr_to_bsr(indptr, indices, values, k, block=4):
     """CSR W [N, k] -> BSR of block x 1 blocks: (bptr, bindices, bvalues [nblocks, block]);
     a block is kept when any of its channels has a nonzero in that column."""
     k = _check_k(k)
     if block not in SPMM_BLOCKS:
         raise ValueError(f"block must be one of {SPMM_BLOCKS}, got {block!r}")
-    indices = _index_array("indices", indices, k)
-    if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
-        raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
-    n = indptr.shape[0] - 1
-    indptr = _check_structure("indptr", indptr, "indices", indices, n, k)
-    values = _weights("values", values, indices.shape)
+    indptr, indices, values, n = _checked_csr(indptr, indices, values, k)
     return _csr_to_bsr(indptr, indices, values, n, k, block)
 
 
@@ -235,12 +235,7 @@ def csr_to_kblock(indptr, indices, values, k):
     (block index: columns 4 kb .. 4 kb + 3), kvalues int8 [nblocks, 4]); a block is kept
     when any of its 4 weights is nonzero (the others are stored as 0, still exact)."""
     k = _check_k(k)
-    indices = _index_array("indices", indices, k)
-    if not isinstance(indptr, np.ndarray) or indptr.ndim != 1 or indptr.shape[0] < 1:
-        raise ValueError("indptr must be a 1-D numpy int32 array of length N + 1")
-    n = indptr.shape[0] - 1
-    indptr = _check_structure("indptr", indptr, "indices", indices, n, k)
-    values = _weights("values", values, indices.shape)
+    indptr, indices, values, n = _checked_csr(indptr, indices, values, k)
     return _csr_to_kblock(indptr, indices, values, n, k)
 
 
