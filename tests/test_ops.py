@@ -125,6 +125,28 @@ def test_avgpool_bitexact(isa, rng, h_w, kernel, stride, padding, include):
         assert_same(got, want, isa=isa, c=c, include=include)
 
 
+@pytest.mark.parametrize("h_w, kernel, padding", [
+    ((25, 5), (25, 5), (0, 0, 0, 0)),  # DS-CNN's last pool: the window is the image
+    ((1, 1), (1, 1), (0, 0, 0, 0)),
+    ((7, 3), (8, 4), (1, 1, 0, 0)),    # padded: count_include_pad changes the divisor
+    ((4, 6), (5, 7), (0, 0, 1, 1)),
+    ((3, 3), (4, 4), (1, 1, 1, 1)),    # a 2x2 output: not a whole-image window
+])
+def test_avgpool_whole_image_window(isa, rng, h_w, kernel, padding):
+    # these windows run the global average pool kernel (qe_pool_covers_image)
+    for c in (1, 15, 16, 17, 64, 65, 200):
+        for include in (False, True):
+            for fill in (None, -128, 127):
+                x = _x(rng, (2, *h_w, c)) if fill is None else np.full((1, *h_w, c), fill, np.int8)
+                for zx, zy, qmin, qmax in [(3, -9, -128, 127), (-128, 127, -128, 127),
+                                           (127, -128, -20, 30)]:
+                    want = R.avgpool2d(x, kernel, (1, 1), padding, 0.07, zx, 0.05, zy, include,
+                                       qmin, qmax)
+                    got = K.avgpool2d(x, kernel, 0.07, zx, 0.05, zy, 1, padding, include,
+                                      qmin, qmax)
+                    assert_same(got, want, isa=isa, c=c, include=include, fill=fill, zx=zx)
+
+
 def test_avgpool_count_include_pad_divisors():
     # 3x3 of ones (real 1.0), pad 1: the corner window has 4 real pixels
     x = np.full((1, 3, 3, 1), 1, np.int8)

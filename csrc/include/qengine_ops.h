@@ -87,6 +87,10 @@ typedef struct {
 void qe_qs8_avgpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y,
                     const qe_qs8_avgpool_params* p, int num_threads);
 
+/* 1 when the window's only output pixel covers the whole image: qe_qs8_avgpool then runs
+ * the global average pool kernel. */
+int qe_pool_covers_image(const qe_pool_geometry* g);
+
 /* eq. 16: y[n, c] = eq. 5 (sum_hw x[n, hw, c] + bias, m0, sh, zo), bias = -hw * zi,
  * with M = s_in / (s_out * hw). Needs hw * 255 < 2^31. */
 typedef struct {

@@ -74,7 +74,8 @@ void qe_qs8_maxpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y, int32
   qe_parallel_for(num_threads, g->n * g->oh, maxpool_task, &J);
 }
 
-/* Average pool (eq. 15), scalar: rare in the target CNNs (global average pool is not). */
+/* Average pool (eq. 15), scalar: rare in the target CNNs (global average pool is not, and
+ * a window over the whole image runs the global kernel, qe_qs8_avgpool). */
 static void avgpool_task(void* ctx, size_t t) {
   const pool_job* J = (const pool_job*)ctx;
   const qe_pool_geometry* g = J->g;
@@ -99,9 +100,27 @@ static void avgpool_task(void* ctx, size_t t) {
   }
 }
 
+int qe_pool_covers_image(const qe_pool_geometry* g) {
+  if (g->oh != 1 || g->ow != 1) return 0;
+  size_t y0, y1, x0, x1;
+  qe_pool_window(0, g->stride_h, g->pad_top, g->kh, g->h, &y0, &y1);
+  qe_pool_window(0, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
+  return y0 == 0 && y1 == g->h && x0 == 0 && x1 == g->w;
+}
+
 void qe_qs8_avgpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y,
                     const qe_qs8_avgpool_params* p, int num_threads) {
   if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->c == 0) return;
+  if (qe_pool_covers_image(g)) {
+    /* one window over the whole image (a keyword-spotting CNN's last pool) is eq. 16 with
+     * count's multiplier: the same integer sum and rounding, in the SIMD kernel (hw <=
+     * kh * kw <= 2^16, so hw * 255 < 2^31) */
+    const size_t hw = g->h * g->w, count = p->count_include_pad ? g->kh * g->kw : hw;
+    const qe_qs8_gavgpool_params gp = {-(int32_t)hw * p->zi, p->m0[count], p->sh[count],
+                                       p->zo, p->qmin, p->qmax};
+    qe_qs8_gavgpool(g->n, hw, g->c, x, y, &gp, num_threads);
+    return;
+  }
   pool_job J = {g, x, y, p->qmin, p->qmax, p, NULL};
   qe_parallel_for(num_threads, g->n * g->oh, avgpool_task, &J);
 }
