@@ -91,7 +91,7 @@ def gemm(args, isa):
         t = float(np.median(ts))
         gops = ops / t / 1e9
         base = base or gops
-        print(f"{name:<72} {t * 1e3:8.2f} ms {gops:8.1f} GOPS  {gops / base:5.2f}x int8")
+        print(f"{name:<72} {t * 1e3:8.2f} ms {gops:8.1f} GOPS  {gops / base:6.3f}x int8")
 
 
 def dwconv(args, isa):

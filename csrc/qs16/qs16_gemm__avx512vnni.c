@@ -13,7 +13,11 @@
  * saturating narrow to int16 or int8 (so the full-range clamp is free) stored under a
  * mask of the valid channels.
  * int64 kernel: each block's int32 sums are added into an int64 tile, then eq. 5 for int64
- * (qe_qs16_requant64) per output -- O(M N) next to the O(M N K) products, K > ~500. */
+ * (qe_qs16_requant64) per output -- O(M N) next to the O(M N K) products, K > ~500.
+ *
+ * Each tile first fetches its output lines for writing (prefetchw): the int16 output
+ * (2 MiB at 1024^3, twice int8's) otherwise misses in the epilogue, and the stores'
+ * read-for-ownership stalled the tiles (+3% at 1024^3 on Zen 4: 0.482x -> 0.496x int8). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -45,6 +49,13 @@ INLINE __m512i bcast2(const int16_t* p) {
   int32_t v;
   memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
+}
+
+/* Fetch a tile row's output bytes [p, p + n) for writing: the first and the last byte's
+ * cache lines (NR int16 = 64 bytes span at most two). */
+INLINE void prefetchw_row(const char* p, size_t n) {
+  __asm__ volatile("prefetchw %0" : : "m"(*p));
+  __asm__ volatile("prefetchw %0" : : "m"(*(p + n - 1)));
 }
 
 #define KSPLIT(R) ((R) * G >= 10 ? 1 : (R) * G >= 5 ? 2 : (R) * G >= 3 ? 3 : 4)
@@ -114,6 +125,8 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   const int16_t* wk = (const int16_t*)((const int64_t*)(sh + NR) + NR);
   const int16_t* ar[MR];
   for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
+  const size_t esize = p->out8 ? 1 : 2;
+  for (size_t i = 0; i < R; i++) prefetchw_row((const char*)c + i * c_stride * esize, nc * esize);
   __m512i acc[MR][G];
   for (size_t g = 0; g < G; g++) {
     const __m512i b = _mm512_loadu_si512(bias + 16 * g);
@@ -122,7 +135,6 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   accumulate(R, KSPLIT(R), acc, ar, wk, 0, kp / 2);
 
   const qe_requant_out o = qe_requant_out_init(p->zo, p->qmin, p->qmax, p->out8);
-  const size_t esize = p->out8 ? 1 : 2;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
     const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
     const __mmask16 mask = (__mmask16)((1u << QE_MIN((size_t)16, nc - 16 * g)) - 1);
@@ -175,6 +187,8 @@ INLINE void tile64(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   const int16_t* wk = (const int16_t*)((const int64_t*)((const int32_t*)w + 3 * NR) + NR);
   const int16_t* ar[MR];
   for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
+  const size_t esize = p->out8 ? 1 : 2;
+  for (size_t i = 0; i < R; i++) prefetchw_row((const char*)c + i * c_stride * esize, nc * esize);
   int64_t acc64[MR * NR];
   int32_t part[MR * NR];
   memset(acc64, 0, sizeof(acc64));
