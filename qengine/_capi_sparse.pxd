@@ -22,6 +22,10 @@ cdef extern from "qengine.h" nogil:
     void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx,
                           int idx_bytes, const int8_t* values, const int32_t* bias,
                           const int32_t* m0, const int32_t* sh, void* packed)
+    enum: QE_KB4_MV_MAX_M
+    size_t qe_spmm_kb4_mv_size(size_t n, size_t k, const int32_t* ptr, const void* kidx,
+                               int idx_bytes)
+    void qe_spmm_kb4_pack_mv(void* packed)
     size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kernel, const void* packed,
                                     size_t m)
     void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,

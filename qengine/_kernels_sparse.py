@@ -206,11 +206,12 @@ def sparse_storage(w):
 
 # ---- K-blocked 1x4 format -------------------------------------------------------------------
 
-def _pack_kb4(kptr, kidx, kvals, n, k, bias, m0, sh):
+def _pack_kb4(kptr, kidx, kvals, n, k, bias, m0, sh, mv=True):
     bias = V.int_vector("bias", bias, n, -2**31, 2**31 - 1)
     m0, sh = V.requant(n, m0, sh)
     return _native.PackedSpmmKb4(kptr, kidx.view(np.uint8), kidx.itemsize,
-                                 kvals.reshape(-1), n, k, bias, m0, sh, _native.isa_selected())
+                                 kvals.reshape(-1), n, k, bias, m0, sh, _native.isa_selected(),
+                                 bool(mv))
 
 
 def _kb_dtype(k):
@@ -245,15 +246,17 @@ def dense_to_kblock(w):
     return csr_to_kblock(*dense_to_csr(w), np.asarray(w).shape[1])
 
 
-def pack_spmm_kblock(kptr, kindices, kvalues, n, k, bias, m0, sh):
+def pack_spmm_kblock(kptr, kindices, kvalues, n, k, bias, m0, sh, mv=True):
     """Pack weights W [n, k] stored K-blocked 1x4: channel j's blocks are
     kptr[j] .. kptr[j+1]-1, block b holds W[j, 4 kindices[b] + i] = kvalues[b, i]
     (0 where 4 kindices[b] + i >= k). kindices uint16 (ceil(k/4) < 65536) or int32,
-    strictly increasing within a channel."""
+    strictly increasing within a channel. mv=True also packs the matrix-vector layout
+    that calls with fewer than 4 rows run from on AVX-512 (docs/SPARSE.md; about as many
+    bytes again as the blocks); mv=False saves them when every call has M >= 4."""
     k = _check_k(k)
     n = V.int_scalar("n", n, 0, 2**31 - 1)
     kptr, kindices, kvalues = check_kblock(kptr, kindices, kvalues, n, k)
-    return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh)
+    return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh, mv)
 
 
 def check_kblock(kptr, kindices, kvalues, n, k, names=("kptr", "kindices", "kvalues")):

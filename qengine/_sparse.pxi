@@ -1,6 +1,8 @@
 # Sparse int8 matmul (csrc/sparse/, docs/SPARSE.md).
 from qengine._capi_sparse cimport *
 
+KB4_MV_MAX_M = QE_KB4_MV_MAX_M  # fewer rows than this run the matrix-vector path
+
 
 cdef class PackedSpmm:
     """Sparse weights W [N, K] in blocks of `block` (1: CSR, 4: 4x1 BSR) output channels,
@@ -90,17 +92,22 @@ cdef class PackedSpmmKb4:
     def __cinit__(self, const int32_t[::1] ptr, const uint8_t[::1] idx, int idx_bytes,
                   const int8_t[::1] values, size_t n, size_t k,
                   const int32_t[::1] bias, const int32_t[::1] m0, const int32_t[::1] sh,
-                  str isa):
+                  str isa, bint mv=True):
         self.isa = isa
         self.kernel = qe_spmm_kb4_kernel_for(isa_names().index(isa))
         self.n, self.k = n, k
         self.nblocks = idx.shape[0] // idx_bytes
+        cdef const void* kidx = &idx[0] if self.nblocks else NULL
         size = qe_spmm_kb4_packed_size(n, k, self.nblocks)
-        self.packed = np.empty(size, dtype=np.uint8)
+        # the matrix-vector section: only where a batch-1 (M < 4) call will read it
+        mv_size = qe_spmm_kb4_mv_size(n, k, &ptr[0], kidx, idx_bytes) if mv and n else 0
+        self.packed = np.empty(size + mv_size, dtype=np.uint8)
         cdef uint8_t[::1] buf = self.packed
-        qe_spmm_kb4_pack(n, k, &ptr[0], &idx[0] if self.nblocks else NULL, idx_bytes,
+        qe_spmm_kb4_pack(n, k, &ptr[0], kidx, idx_bytes,
                          &values[0] if self.nblocks else NULL, &bias[0] if n else NULL,
                          &m0[0] if n else NULL, &sh[0] if n else NULL, &buf[0])
+        if mv_size:
+            qe_spmm_kb4_pack_mv(&buf[0])
 
     @property
     def kernel_name(self):

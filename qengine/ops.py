@@ -182,13 +182,20 @@ def _expand_sparse(node, n, k):
     return w
 
 
-def _pack_sparse(node, k):
+def _pack_sparse(node, k, m):
+    """Packed sparse weights of a layer that multiplies m rows (positions) at a time."""
     from qengine import _kernels_sparse as S
     c = node.constants
     if node.attrs.get("storage") == "kb4":
-        return S.pack_spmm_kblock(c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"],
-                                  c["weight_kptr"].shape[0] - 1, k, c["bias"], c["m0"],
-                                  c["sh"])
+        n = c["weight_kptr"].shape[0] - 1
+        args = (c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"], n, k, c["bias"],
+                c["m0"], c["sh"])
+        packed = S.pack_spmm_kblock(*args, mv=m < _native.KB4_MV_MAX_M)
+        # the matrix-vector section pads each chunk to its busiest channel: where that
+        # makes the layer larger than its dense weights, the gather kernel runs instead
+        if m < _native.KB4_MV_MAX_M and packed.nbytes > n * k:
+            packed = S.pack_spmm_kblock(*args, mv=False)
+        return packed
     return S.pack_spmm(c["weight_indptr"], c["weight_indices"], c["weight_values"], k,
                        c["bias"], c["m0"], c["sh"], block=node.attrs.get("block", 1))
 
@@ -235,7 +242,7 @@ class FullyConnected(_Op):
             return _native.PackedGemm(node.dense_weight, c["bias"], c["m0"], c["sh"],
                                       _native.isa_selected())
         if node.attrs.get("storage", "dense") != "dense":
-            return _pack_sparse(node, ins[0].shape[1])
+            return _pack_sparse(node, ins[0].shape[1], ins[0].shape[0])
         if node.params[0]:
             from qengine._kernels_qs16 import pack_gemm16
             return pack_gemm16(c["weight"], c["bias"], c["m0"], c["sh"])
@@ -335,7 +342,8 @@ class Conv2D(_Op):
     def prepare(self, node, ins, outs):
         from qengine._kernels_conv import pack_conv2d
         if node.params[0] == "sparse":
-            return _pack_sparse(node, ins[0].shape[3])
+            b, h, w, _ = ins[0].shape
+            return _pack_sparse(node, ins[0].shape[3], b * h * w)
         from qengine._kernels_qs16 import pack_conv2d16
         groups, stride, dilation, pad, wide, _, _ = node.params
         c = node.constants

@@ -328,6 +328,26 @@ def test_kblock_empty_channels(isa, rng, threads, empty):
             _check(a, w, bias, m0, sh, zo, qmin, qmax, threads=(threads,), blocks=("1x4",))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_kblock_matrix_vector_section(isa, rng, threads):
+    # M < 4 runs from the matrix-vector section where the kernel has one (AVX-512), else
+    # from the blocks: both bit-identical to dense. Rows of many 32-k-block chunks with a
+    # tail, channels not a multiple of 16, structured and unstructured, empty channels.
+    for m, n, k, d in [(1, 1000, 1280, 0.1), (2, 17, 1281, 0.5), (3, 64, 4100, 0.05),
+                       (1, 40, 700, 1.0), (1, 33, 128, 0.3), (2, 5, 3, 0.5)]:
+        for structured in (True, False):
+            a, w, bias, m0, sh = _kblock_case(rng, m, n, k, d, structured)
+            w[rng.random(n) < 0.2] = 0
+            dense = K.qgemm(a, w, bias, m0, sh, 7, qmin=-100, qmax=120)
+            kb = K.dense_to_kblock(w)
+            with_mv = K.pack_spmm_kblock(*kb, n, k, bias, m0, sh)
+            without = K.pack_spmm_kblock(*kb, n, k, bias, m0, sh, mv=False)
+            assert with_mv.nbytes > without.nbytes
+            for packed in (with_mv, without):
+                assert_same(packed.run(a, 7, -100, 120, threads), dense, m=m, n=n, k=k,
+                            nbytes=packed.nbytes)
+
+
 def test_kblock_stored_format_matches_dense(isa, rng):
     for n, k in [(10, 50), (17, 4), (5, 1), (33, 130)]:
         w = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), 0.6)

@@ -51,6 +51,16 @@ size_t qe_spmm_kb4_packed_size(size_t n, size_t k, size_t nblocks);
 void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, int idx_bytes,
                       const int8_t* values, const int32_t* bias, const int32_t* m0,
                       const int32_t* sh, void* packed);
+/* Below this many rows (M), kernels with a matrix-vector entry run it row by row. */
+#define QE_KB4_MV_MAX_M 4
+
+/* The matrix-vector section (csrc/sparse/kb4.h) that batch-1 layers (M < 4) run from on
+ * kernels that have it: its size for these weights, and qe_spmm_kb4_pack_mv, which appends
+ * it to a buffer of qe_spmm_kb4_packed_size + qe_spmm_kb4_mv_size bytes that
+ * qe_spmm_kb4_pack has filled. Without it, those layers run the CSR arrays. */
+size_t qe_spmm_kb4_mv_size(size_t n, size_t k, const int32_t* ptr, const void* kidx,
+                           int idx_bytes);
+void qe_spmm_kb4_pack_mv(void* packed);
 size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kernel, const void* packed,
                                 size_t m);
 void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,

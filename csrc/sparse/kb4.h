@@ -19,7 +19,20 @@
  *   positions, at_stride = Mp * elem.   The bytes of one (kb, m) are the kernel's business:
  *   elem = 4: a[m, 4kb .. 4kb+3] as int8 (or ^ 0x80 as uint8); elem = 8: see the AVX2 file.
  * So one vector load gives several positions x 4 k, multiplied by one broadcast block of 4
- * weights: one vpdpbusd / vdotq_s32 per nonzero block and vector of positions. */
+ * weights: one vpdpbusd / vdotq_s32 per nonzero block and vector of positions.
+ *
+ * Optional matrix-vector section (qe_spmm_kb4_pack_mv; header reserved[0] = 1), right after
+ * the base (at qe_spmm_kb4_packed_size): for a batch-1 layer, lanes are the 16 channels of a
+ * group and the activation row is read in chunks of QE_KB4_MV_CHUNK k-blocks (128 bytes):
+ *   uint32 first[Np/16 + 1]     first step of each group (steps of group g: first[g] ..)
+ *   uint16 nsteps[Np/16][C]     steps of group g in chunk c, C = ceil(kblocks / 32): the most
+ *                               blocks any of its 16 channels has in that chunk
+ *   (padding to 64 bytes)
+ *   int32 sw[steps][16]         step s, lane j: the 4 weights of channel j's next block in
+ *                               the chunk (0 when the channel has no more there)
+ *   uint8 sidx[steps][16]       that block's k-block index within the chunk (0..31)
+ * Every block is in exactly one step and lane, so a kernel that sums them (sw times the
+ * activation dword at sidx, looked up in registers) gets the same int32 as the CSR arrays. */
 #ifndef QE_SPMM_KB4_H
 #define QE_SPMM_KB4_H
 
@@ -38,9 +51,17 @@ typedef struct {
 } qe_spmm_kb4_header;
 _Static_assert(sizeof(qe_spmm_kb4_header) == 64, "packed header is 64 bytes");
 
+#define QE_KB4_MV_CHUNK 32 /* k-blocks per activation chunk of the matrix-vector section */
+
 typedef struct {
   size_t n, k, kblocks, np;
   const int32_t *bias, *bias_u8, *m0, *sh, *c0, *ptr, *kb, *w;
+  /* the matrix-vector section, or all NULL / 0 */
+  size_t mv_chunks;
+  const uint32_t* mv_first;
+  const uint16_t* mv_nsteps;
+  const int32_t* mv_w;
+  const uint8_t* mv_idx;
 } qe_spmm_kb4_w;
 
 /* Positions [m0, m0 + QE_KB4_MP) of A [M, K] into at (anything past M or K: its weight is 0
@@ -59,7 +80,6 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
                              int8_t* crow, const qe_spmm_params* p);
 
-#define QE_KB4_MV_MAX_M 4 /* below this many rows, kernels with an mv run it per row */
 
 struct qe_spmm_kb4_kernel {
   const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */

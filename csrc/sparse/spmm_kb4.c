@@ -47,6 +47,99 @@ size_t qe_spmm_kb4_packed_size(size_t n, size_t k, size_t nblocks) {
   return qe_round_up(layout_of(n, nblocks).end, 64);
 }
 
+/* ---- matrix-vector section (kb4.h) -------------------------------------------------- */
+
+static size_t kb_at(const void* kidx, int idx_bytes, size_t b) {
+  return idx_bytes == 2 ? ((const uint16_t*)kidx)[b] : (size_t)((const int32_t*)kidx)[b];
+}
+
+/* Steps of group g (channels 16 g .. 16 g + 15) in each chunk, into nsteps (NULL: only
+ * counted); returns their sum. Blocks are sorted within a channel, so one cursor per lane
+ * walks them chunk by chunk. */
+static size_t mv_group_steps(size_t n, size_t g, size_t chunks, const int32_t* ptr,
+                             const void* kidx, int idx_bytes, uint16_t* nsteps) {
+  size_t cur[QE_KB4_NB], end[QE_KB4_NB], total = 0;
+  for (size_t j = 0; j < QE_KB4_NB; j++) {
+    const size_t ch = g * QE_KB4_NB + j;
+    cur[j] = ch < n ? (size_t)ptr[ch] : 0;
+    end[j] = ch < n ? (size_t)ptr[ch + 1] : 0;
+  }
+  for (size_t c = 0; c < chunks; c++) {
+    size_t most = 0;
+    for (size_t j = 0; j < QE_KB4_NB; j++) {
+      size_t cnt = 0;
+      while (cur[j] < end[j] && kb_at(kidx, idx_bytes, cur[j]) / QE_KB4_MV_CHUNK == c)
+        cur[j]++, cnt++;
+      most = QE_MAX(most, cnt);
+    }
+    if (nsteps) nsteps[c] = (uint16_t)most;
+    total += most;
+  }
+  return total;
+}
+
+typedef struct {
+  size_t first, nsteps, w, idx, end; /* byte offsets from the section's start */
+} mv_layout;
+
+static mv_layout mv_layout_of(size_t groups, size_t chunks, size_t steps) {
+  mv_layout L;
+  L.first = 0;
+  L.nsteps = (groups + 1) * sizeof(uint32_t);
+  L.w = qe_round_up(L.nsteps + groups * chunks * sizeof(uint16_t), 64);
+  L.idx = L.w + steps * QE_KB4_NB * sizeof(int32_t);
+  L.end = qe_round_up(L.idx + steps * QE_KB4_NB, 64);
+  return L;
+}
+
+size_t qe_spmm_kb4_mv_size(size_t n, size_t k, const int32_t* ptr, const void* kidx,
+                           int idx_bytes) {
+  const size_t groups = qe_div_up(n, QE_KB4_NB), chunks = qe_div_up(qe_div_up(k, 4), QE_KB4_MV_CHUNK);
+  size_t steps = 0;
+  for (size_t g = 0; g < groups; g++)
+    steps += mv_group_steps(n, g, chunks, ptr, kidx, idx_bytes, NULL);
+  return mv_layout_of(groups, chunks, steps).end;
+}
+
+static qe_spmm_kb4_w view(const void* packed);
+
+void qe_spmm_kb4_pack_mv(void* packed) {
+  qe_spmm_kb4_header* h = (qe_spmm_kb4_header*)packed;
+  const qe_spmm_kb4_w W = view(packed);
+  const size_t groups = W.np / QE_KB4_NB, chunks = qe_div_up(W.kblocks, QE_KB4_MV_CHUNK);
+  uint8_t* sec = (uint8_t*)packed + qe_spmm_kb4_packed_size(W.n, W.k, h->nblocks);
+  size_t steps = 0;
+  for (size_t g = 0; g < groups; g++)
+    steps += mv_group_steps(W.n, g, chunks, W.ptr, W.kb, 4, NULL);
+  const mv_layout L = mv_layout_of(groups, chunks, steps);
+  memset(sec, 0, L.end);
+  uint32_t* first = (uint32_t*)(sec + L.first);
+  uint16_t* nsteps = (uint16_t*)(sec + L.nsteps);
+  int32_t* sw = (int32_t*)(sec + L.w);
+  uint8_t* sidx = sec + L.idx;
+  size_t s0 = 0;
+  for (size_t g = 0; g < groups; g++) {
+    first[g] = (uint32_t)s0;
+    uint16_t* ns = nsteps + g * chunks;
+    mv_group_steps(W.n, g, chunks, W.ptr, W.kb, 4, ns);
+    for (size_t j = 0; j < QE_KB4_NB; j++) {
+      const size_t ch = g * QE_KB4_NB + j;
+      size_t s = s0; /* first step of the current chunk */
+      size_t c = 0, used = 0;
+      for (int32_t b = ch < W.n ? W.ptr[ch] : 0; ch < W.n && b < W.ptr[ch + 1]; b++) {
+        const size_t kb = (size_t)W.kb[b];
+        while (kb / QE_KB4_MV_CHUNK != c) s += ns[c++], used = 0;
+        sw[(s + used) * QE_KB4_NB + j] = W.w[b];
+        sidx[(s + used) * QE_KB4_NB + j] = (uint8_t)(kb % QE_KB4_MV_CHUNK);
+        used++;
+      }
+    }
+    for (size_t c = 0; c < chunks; c++) s0 += ns[c];
+  }
+  first[groups] = (uint32_t)s0;
+  h->reserved[0] = 1;
+}
+
 static qe_spmm_kb4_w view(const void* packed) {
   const qe_spmm_kb4_header* h = (const qe_spmm_kb4_header*)packed;
   const layout L = layout_of(h->n, h->nblocks);
@@ -61,6 +154,17 @@ static qe_spmm_kb4_w view(const void* packed) {
   W.ptr = (const int32_t*)(base + L.ptr);
   W.kb = (const int32_t*)(base + L.kb);
   W.w = (const int32_t*)(base + L.w);
+  W.mv_chunks = 0, W.mv_first = NULL, W.mv_nsteps = NULL, W.mv_w = NULL, W.mv_idx = NULL;
+  if (h->reserved[0] == 1) {
+    const size_t groups = W.np / QE_KB4_NB, chunks = qe_div_up(W.kblocks, QE_KB4_MV_CHUNK);
+    const uint8_t* sec = base + qe_spmm_kb4_packed_size(W.n, W.k, h->nblocks);
+    W.mv_first = (const uint32_t*)sec;
+    const mv_layout M = mv_layout_of(groups, chunks, W.mv_first[groups]);
+    W.mv_chunks = chunks;
+    W.mv_nsteps = (const uint16_t*)(sec + M.nsteps);
+    W.mv_w = (const int32_t*)(sec + M.w);
+    W.mv_idx = sec + M.idx;
+  }
   return W;
 }
 

@@ -100,25 +100,31 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
       }
       ptr[j + 1] = (int32_t)nb;
     }
-    void* packed = malloc(qe_spmm_kb4_packed_size(n, k, nb));
-    qe_spmm_kb4_pack(n, k, ptr, idx, 4, vals, bias, m0, sh, packed);
+    /* without and with the matrix-vector section (run when m < QE_KB4_MV_MAX_M) */
+    const size_t base = qe_spmm_kb4_packed_size(n, k, nb);
+    void* packed = malloc(base + qe_spmm_kb4_mv_size(n, k, ptr, idx, 4));
     int8_t* got = malloc(m * n + 1);
-    for (int isa = 0; isa < QE_ISA_COUNT; isa++) {
-      if (!qe_isa_supported(isa) || !qe_spmm_kb4_kernel_for(isa)) continue;
-      const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(isa);
-      void* scratch = malloc(qe_spmm_kb4_scratch_size(kern, packed, m) + 1);
-      for (int t = 1; t <= 3; t++) {
-        memset(got, 0x55, m * n);
-        qe_spmm_kb4_run(kern, packed, m, a, k, got, n, zo, qmin, qmax, scratch, t);
-        for (size_t i = 0; i < m * n; i++)
-          if (got[i] != want[i]) {
-            printf("FAIL %s threads=%d m=%zu n=%zu k=%zu d=%d%%: [%zu] want %d got %d\n",
-                   qe_spmm_kb4_kernel_name(kern), t, m, n, k, density_pct, i, want[i], got[i]);
-            bad = 1;
-            break;
-          }
+    for (int with_mv = 0; with_mv <= 1; with_mv++) {
+      qe_spmm_kb4_pack(n, k, ptr, idx, 4, vals, bias, m0, sh, packed);
+      if (with_mv) qe_spmm_kb4_pack_mv(packed);
+      for (int isa = 0; isa < QE_ISA_COUNT; isa++) {
+        if (!qe_isa_supported(isa) || !qe_spmm_kb4_kernel_for(isa)) continue;
+        const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(isa);
+        void* scratch = malloc(qe_spmm_kb4_scratch_size(kern, packed, m) + 1);
+        for (int t = 1; t <= 3; t++) {
+          memset(got, 0x55, m * n);
+          qe_spmm_kb4_run(kern, packed, m, a, k, got, n, zo, qmin, qmax, scratch, t);
+          for (size_t i = 0; i < m * n; i++)
+            if (got[i] != want[i]) {
+              printf("FAIL %s mv=%d threads=%d m=%zu n=%zu k=%zu d=%d%%: [%zu] want %d got %d\n",
+                     qe_spmm_kb4_kernel_name(kern), with_mv, t, m, n, k, density_pct, i,
+                     want[i], got[i]);
+              bad = 1;
+              break;
+            }
+        }
+        free(scratch);
       }
-      free(scratch);
     }
     free(ptr), free(idx), free(vals), free(packed), free(got);
   }
@@ -136,6 +142,13 @@ int main(void) {
       failed += run_case(m, n, k, dens[d], 0) != 0;
       failed += run_case(n, k + 1, m + 2, dens[d], (int)(d == 4)) != 0;
       cases += 2;
+    }
+  /* long rows: many 32-k-block chunks of the matrix-vector section, with a tail */
+  static const size_t longk[][3] = {{1, 40, 700}, {2, 17, 1281}, {3, 64, 4100}, {1, 1000, 1280}};
+  for (size_t i = 0; i < 4; i++)
+    for (size_t d = 1; d < 4; d++) {
+      failed += run_case(longk[i][0], longk[i][1], longk[i][2], dens[d], 0) != 0;
+      cases++;
     }
   for (int isa = 0; isa < QE_ISA_COUNT; isa++)
     if (qe_isa_supported(isa)) printf("variant %s: tested\n", qe_isa_name(isa));
