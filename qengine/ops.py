@@ -187,15 +187,11 @@ def _pack_sparse(node, k, m):
     from qengine import _kernels_sparse as S
     c = node.constants
     if node.attrs.get("storage") == "kb4":
-        n = c["weight_kptr"].shape[0] - 1
-        args = (c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"], n, k, c["bias"],
-                c["m0"], c["sh"])
-        packed = S.pack_spmm_kblock(*args, mv=m < _native.KB4_MV_MAX_M)
-        # the matrix-vector section pads each chunk to its busiest channel: where that
-        # makes the layer larger than its dense weights, the gather kernel runs instead
-        if m < _native.KB4_MV_MAX_M and packed.nbytes > n * k:
-            packed = S.pack_spmm_kblock(*args, mv=False)
-        return packed
+        # batch-1 layers also get the matrix-vector section (docs/SPARSE.md), which the
+        # converter's cost model assumes when it keeps such a layer sparse
+        return S.pack_spmm_kblock(c["weight_kptr"], c["weight_kindices"], c["weight_kvalues"],
+                                  c["weight_kptr"].shape[0] - 1, k, c["bias"], c["m0"],
+                                  c["sh"], mv=m < _native.KB4_MV_MAX_M)
     return S.pack_spmm(c["weight_indptr"], c["weight_indices"], c["weight_values"], k,
                        c["bias"], c["m0"], c["sh"], block=node.attrs.get("block", 1))
 

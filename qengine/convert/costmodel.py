@@ -19,14 +19,15 @@ The dense and CSR models have no per-call term (fitted without one), the kb4 mod
 import numpy as np
 
 # fitted on an x86 machine with AVX-512 VNNI (2 shared cores), MobileNetV2 1x1 layers at
-# 50-95% sparsity (benchmarks/sparse_cost_model.py)
+# 50-95% sparsity (benchmarks/sparse_cost_model.py); avx512vnni's kb4 c_mv_blk / c_mv_out and
+# dense c_mv_w refitted on AMD EPYC (Zen 4) for the kb4 matrix-vector section (2026-12-06)
 CONSTANTS = {
     "avx512vnni": {
         "csr": dict(c_in=0.0751, c_out=0.1855, c_pair=0.0343, c_mv_pair=0.468, c_mv_out=2.62),
         "csr4x1": dict(c_in=0.0846, c_out=0.2017, c_pair=0.0572, c_mv_pair=1.005, c_mv_out=0.0),
-        "kb4": dict(c_call=931, c_pack=0.0258, c_out=0.1157, c_blk=0.0151, c_mv_blk=0.191,
-                    c_mv_out=4.16),
-        "dense": dict(c_mac=0.00306, c_dout=0.147, c_mv_w=0.0084),
+        "kb4": dict(c_call=931, c_pack=0.0258, c_out=0.1157, c_blk=0.0151, c_mv_blk=0.0866,
+                    c_mv_out=4.36),
+        "dense": dict(c_mac=0.00306, c_dout=0.147, c_mv_w=0.0153),
     },
     "avx2": {
         "csr": dict(c_in=0.0683, c_out=0.1938, c_pair=0.0647, c_mv_pair=0.518, c_mv_out=1.728),
