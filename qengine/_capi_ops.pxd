@@ -40,6 +40,7 @@ cdef extern from "qengine_ops.h" nogil:
         const int32_t* sh
     void qe_qs8_avgpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y,
                         const qe_qs8_avgpool_params* p, int num_threads)
+    int qe_pool_covers_image(const qe_pool_geometry* g)
     ctypedef struct qe_qs8_gavgpool_params:
         int32_t bias, m0, sh, zo, qmin, qmax
     void qe_qs8_gavgpool(size_t n, size_t hw, size_t c, const int8_t* x, int8_t* y,

@@ -112,6 +112,14 @@ cdef qe_pool_geometry _geometry(tuple xshape, tuple kernel, tuple stride, tuple 
     return g
 
 
+def pool_covers_image(tuple geometry):
+    """True when the window's only output pixel covers the whole image (geometry as
+    ops.py builds it): qe_qs8_avgpool then runs the global average pool kernel."""
+    xshape, kernel, stride, padding, oshape = geometry
+    cdef qe_pool_geometry g = _geometry(xshape, kernel, stride, padding, oshape)
+    return bool(qe_pool_covers_image(&g))
+
+
 def ops_maxpool(const int8_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding,
                 tuple oshape, int qmin, int qmax, int num_threads):
     cdef qe_pool_geometry g = _geometry((x.shape[0], x.shape[1], x.shape[2], x.shape[3]),

@@ -438,9 +438,7 @@ class AvgPool2D(_Op):
                                        offsets[node.outputs[0]],
                                        _native.qs16_kernel_name("avgpool"))
             return
-        (_, h, w, _), (kh, kw), _, (top, left, _, _), (oh, ow) = node.params[0]
-        # one window over the whole image runs the global kernel (qe_pool_covers_image)
-        whole = oh == ow == 1 and kh - top >= h and kw - left >= w
+        whole = _native.pool_covers_image(node.params[0])  # runs the global kernel
         plan.set_avgpool(i, *node.params, offsets[node.inputs[0]], offsets[node.outputs[0]],
                          _native.ops_kernel_name("gavgpool" if whole else "avgpool"))
 

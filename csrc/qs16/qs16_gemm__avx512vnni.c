@@ -51,11 +51,16 @@ INLINE __m512i bcast2(const int16_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-/* Fetch a tile row's output bytes [p, p + n) for writing: the first and the last byte's
- * cache lines (NR int16 = 64 bytes span at most two). */
-INLINE void prefetchw_row(const char* p, size_t n) {
-  __asm__ volatile("prefetchw %0" : : "m"(*p));
-  __asm__ volatile("prefetchw %0" : : "m"(*(p + n - 1)));
+/* Fetch the output of R tile rows for writing: the first and the last byte's cache lines
+ * of each row's nc outputs (NR int16 = 64 bytes span at most two). */
+INLINE void prefetchw_tile(const size_t R, size_t nc, const void* c, size_t c_stride,
+                           const qe_qs16_params* p) {
+  const size_t esize = p->out8 ? 1 : 2;
+  for (size_t i = 0; i < R; i++) {
+    const char* row = (const char*)c + i * c_stride * esize;
+    __asm__ volatile("prefetchw %0" : : "m"(*row));
+    __asm__ volatile("prefetchw %0" : : "m"(*(row + nc * esize - 1)));
+  }
 }
 
 #define KSPLIT(R) ((R) * G >= 10 ? 1 : (R) * G >= 5 ? 2 : (R) * G >= 3 ? 3 : 4)
@@ -125,8 +130,7 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   const int16_t* wk = (const int16_t*)((const int64_t*)(sh + NR) + NR);
   const int16_t* ar[MR];
   for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
-  const size_t esize = p->out8 ? 1 : 2;
-  for (size_t i = 0; i < R; i++) prefetchw_row((const char*)c + i * c_stride * esize, nc * esize);
+  prefetchw_tile(R, nc, c, c_stride, p);
   __m512i acc[MR][G];
   for (size_t g = 0; g < G; g++) {
     const __m512i b = _mm512_loadu_si512(bias + 16 * g);
@@ -135,6 +139,7 @@ INLINE void tile32(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   accumulate(R, KSPLIT(R), acc, ar, wk, 0, kp / 2);
 
   const qe_requant_out o = qe_requant_out_init(p->zo, p->qmin, p->qmax, p->out8);
+  const size_t esize = p->out8 ? 1 : 2;
   for (size_t g = 0; g < G && 16 * g < nc; g++) {
     const qe_requant_col r = qe_requant_col_load(m0 + 16 * g, sh + 16 * g, p->zo);
     const __mmask16 mask = (__mmask16)((1u << QE_MIN((size_t)16, nc - 16 * g)) - 1);
@@ -187,8 +192,7 @@ INLINE void tile64(const size_t R, size_t nc, size_t kp, const int16_t* a, size_
   const int16_t* wk = (const int16_t*)((const int64_t*)((const int32_t*)w + 3 * NR) + NR);
   const int16_t* ar[MR];
   for (size_t i = 0; i < R; i++) ar[i] = a + i * a_stride;
-  const size_t esize = p->out8 ? 1 : 2;
-  for (size_t i = 0; i < R; i++) prefetchw_row((const char*)c + i * c_stride * esize, nc * esize);
+  prefetchw_tile(R, nc, c, c_stride, p);
   int64_t acc64[MR * NR];
   int32_t part[MR * NR];
   memset(acc64, 0, sizeof(acc64));

@@ -80,7 +80,6 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
                              int8_t* crow, const qe_spmm_params* p);
 
-
 struct qe_spmm_kb4_kernel {
   const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */
   int isa;

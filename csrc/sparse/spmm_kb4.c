@@ -94,7 +94,8 @@ static mv_layout mv_layout_of(size_t groups, size_t chunks, size_t steps) {
 
 size_t qe_spmm_kb4_mv_size(size_t n, size_t k, const int32_t* ptr, const void* kidx,
                            int idx_bytes) {
-  const size_t groups = qe_div_up(n, QE_KB4_NB), chunks = qe_div_up(qe_div_up(k, 4), QE_KB4_MV_CHUNK);
+  const size_t groups = qe_div_up(n, QE_KB4_NB);
+  const size_t chunks = qe_div_up(qe_div_up(k, 4), QE_KB4_MV_CHUNK);
   size_t steps = 0;
   for (size_t g = 0; g < groups; g++)
     steps += mv_group_steps(n, g, chunks, ptr, kidx, idx_bytes, NULL);
@@ -108,20 +109,24 @@ void qe_spmm_kb4_pack_mv(void* packed) {
   const qe_spmm_kb4_w W = view(packed);
   const size_t groups = W.np / QE_KB4_NB, chunks = qe_div_up(W.kblocks, QE_KB4_MV_CHUNK);
   uint8_t* sec = (uint8_t*)packed + qe_spmm_kb4_packed_size(W.n, W.k, h->nblocks);
+  /* the step counts first (their offsets do not depend on the total), then the steps */
+  const mv_layout head = mv_layout_of(groups, chunks, 0);
+  memset(sec, 0, head.w);
+  uint32_t* first = (uint32_t*)(sec + head.first);
+  uint16_t* nsteps = (uint16_t*)(sec + head.nsteps);
   size_t steps = 0;
-  for (size_t g = 0; g < groups; g++)
-    steps += mv_group_steps(W.n, g, chunks, W.ptr, W.kb, 4, NULL);
+  for (size_t g = 0; g < groups; g++) {
+    first[g] = (uint32_t)steps;
+    steps += mv_group_steps(W.n, g, chunks, W.ptr, W.kb, 4, nsteps + g * chunks);
+  }
+  first[groups] = (uint32_t)steps;
   const mv_layout L = mv_layout_of(groups, chunks, steps);
-  memset(sec, 0, L.end);
-  uint32_t* first = (uint32_t*)(sec + L.first);
-  uint16_t* nsteps = (uint16_t*)(sec + L.nsteps);
+  memset(sec + head.w, 0, L.end - head.w);
   int32_t* sw = (int32_t*)(sec + L.w);
   uint8_t* sidx = sec + L.idx;
-  size_t s0 = 0;
   for (size_t g = 0; g < groups; g++) {
-    first[g] = (uint32_t)s0;
-    uint16_t* ns = nsteps + g * chunks;
-    mv_group_steps(W.n, g, chunks, W.ptr, W.kb, 4, ns);
+    const size_t s0 = first[g];
+    const uint16_t* ns = nsteps + g * chunks;
     for (size_t j = 0; j < QE_KB4_NB; j++) {
       const size_t ch = g * QE_KB4_NB + j;
       size_t s = s0; /* first step of the current chunk */
@@ -134,9 +139,7 @@ void qe_spmm_kb4_pack_mv(void* packed) {
         used++;
       }
     }
-    for (size_t c = 0; c < chunks; c++) s0 += ns[c];
   }
-  first[groups] = (uint32_t)s0;
   h->reserved[0] = 1;
 }
 
