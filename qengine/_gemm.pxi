@@ -8,6 +8,7 @@ cdef class PackedGemm:
     cdef readonly object packed      # uint8 ndarray: the packed blob
     cdef readonly size_t n, k
     cdef readonly str isa
+    cdef object _scratch
 
     def __cinit__(self, const int8_t[:, ::1] w, const int32_t[::1] bias,
                   const int32_t[::1] m0, const int32_t[::1] sh, str isa):
@@ -47,13 +48,18 @@ cdef class PackedGemm:
         out = np.empty((m, self.n), dtype=np.int8)
         if m == 0 or self.n == 0:
             return out
-        cdef int8_t[:, ::1] c = out
-        scratch = np.empty(qe_gemm_scratch_size(self.kernel, m, self.k) + 1, dtype=np.uint8)
-        cdef uint8_t[::1] s = scratch
-        cdef uint8_t[::1] w = self.packed
+        need = qe_gemm_scratch_size(self.kernel, m, self.k) + 1
+        # take the cached buffer (under the GIL, so concurrent calls never share one)
+        scratch, self._scratch = self._scratch, None
+        if scratch is None or scratch.shape[0] < need:
+            scratch = np.empty(need, dtype=np.uint8)
+        cdef uint8_t* s = <uint8_t*>array_data(scratch)
+        cdef int8_t* c = <int8_t*>array_data(out)
+        cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
         cdef int8_t zero = 0
         cdef const int8_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
-            qe_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, &w[0],
-                        &c[0, 0], self.n, zo, qmin, qmax, &s[0], num_threads)
+            qe_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, w, c, self.n, zo, qmin,
+                        qmax, s, num_threads)
+        self._scratch = scratch
         return out

@@ -32,6 +32,12 @@ def isa_select(str name):
         raise ValueError(f"ISA variant {name!r} {why}; available here: {isa_available()}")
 
 
+cdef inline void* array_data(object arr):
+    """The data pointer of an ndarray this module made or already checked (C-contiguous, of
+    the right dtype): cheaper per call than a typed memoryview."""
+    return cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
 cdef check_requant_out(int zo, int qmin, int qmax, int num_threads, int lo=-128, int hi=127):
     """Cheap re-check of the scalar arguments every kernel takes (the C side trusts them)."""
     if not (lo <= zo <= hi and lo <= qmin <= qmax <= hi):

@@ -61,19 +61,19 @@ cdef class PackedSpmm:
                              f"({m}, {self.n})")
         if m == 0 or self.n == 0:
             return out
-        cdef int8_t[:, ::1] c = out
-        cdef uint8_t[::1] w = self.packed
-        need = qe_spmm_scratch_size(&w[0], m) + 1
+        cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
+        need = qe_spmm_scratch_size(w, m) + 1
         # take the cached buffer (under the GIL, so concurrent calls never share one)
         scratch, self._scratch = self._scratch, None
         if scratch is None or scratch.shape[0] < need:
             scratch = np.empty(need, dtype=np.uint8)
-        cdef uint8_t[::1] s = scratch
+        cdef uint8_t* s = <uint8_t*>array_data(scratch)
+        cdef int8_t* c = <int8_t*>array_data(out)
         cdef int8_t zero = 0
         cdef const int8_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
-            qe_spmm_run(self.kernel, &w[0], m, ap, self.k, &c[0, 0], self.n, zo, qmin, qmax,
-                        &s[0], num_threads)
+            qe_spmm_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
+                        num_threads)
         self._scratch = scratch
         return out
 
@@ -137,17 +137,17 @@ cdef class PackedSpmmKb4:
                              f"({m}, {self.n})")
         if m == 0 or self.n == 0:
             return out
-        cdef int8_t[:, ::1] c = out
-        cdef uint8_t[::1] w = self.packed
-        need = qe_spmm_kb4_scratch_size(self.kernel, &w[0], m) + 1
+        cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
+        need = qe_spmm_kb4_scratch_size(self.kernel, w, m) + 1
         scratch, self._scratch = self._scratch, None
         if scratch is None or scratch.shape[0] < need:
             scratch = np.empty(need, dtype=np.uint8)
-        cdef uint8_t[::1] s = scratch
+        cdef uint8_t* s = <uint8_t*>array_data(scratch)
+        cdef int8_t* c = <int8_t*>array_data(out)
         cdef int8_t zero = 0
         cdef const int8_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
-            qe_spmm_kb4_run(self.kernel, &w[0], m, ap, self.k, &c[0, 0], self.n, zo, qmin,
-                            qmax, &s[0], num_threads)
+            qe_spmm_kb4_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
+                            num_threads)
         self._scratch = scratch
         return out
