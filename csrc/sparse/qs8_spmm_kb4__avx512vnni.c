@@ -99,9 +99,11 @@ INLINE void pack_chunk(const int8_t* a, size_t a_stride, size_t rows, size_t val
 static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride, uint8_t* at,
                  size_t at_stride) {
   const size_t kbs = qe_div_up(k, 4);
-  for (size_t h = m0; h < m0 + T; h += 16) {
-    const size_t rows = h < m ? QE_MIN((size_t)16, m - h) : 0;
-    const int8_t* ah = a + (rows ? h : 0) * a_stride;
+  /* only the 16-position vectors a tile reads: a tail tile of mt positions reads
+   * ceil(mt / 16) of them (4-position tails at 14x14 packed 64 positions before) */
+  for (size_t h = m0; h < m0 + T && h < m; h += 16) {
+    const size_t rows = QE_MIN((size_t)16, m - h);
+    const int8_t* ah = a + h * a_stride;
     for (size_t kb = 0; kb < kbs; kb += 4) {
       __m512i out[4];
       pack_chunk(ah + 4 * kb, a_stride, rows, k - 4 * kb, out);
