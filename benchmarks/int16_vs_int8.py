@@ -40,19 +40,14 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.shapes import read_conv_shapes  # noqa: E402
+from benchmarks.timing import fastest_of_burst  # noqa: E402
 from qengine import kernels as K  # noqa: E402
 
 BURST_SECONDS = 0.02
 
 
 def burst(fn):
-    best, calls, spent = float("inf"), 0, 0.0
-    while calls < 3 or spent < BURST_SECONDS:
-        t0 = time.thread_time()
-        fn()
-        dt = time.thread_time() - t0
-        best, calls, spent = min(best, dt), calls + 1, spent + dt
-    return best
+    return fastest_of_burst(fn, BURST_SECONDS, time.thread_time)
 
 
 def operands(rng, size):

@@ -27,13 +27,14 @@ dense/sp and scipy/sp on the unstructured weights, dense/kb4s and scipys/kb4s on
 """
 import argparse
 import os
-import time
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # the blas32 column runs on one thread, like the others
 
 import numpy as np  # noqa: E402
+
+from benchmarks.timing import fastest_of_burst  # noqa: E402
 
 SHAPES = Path(__file__).parent / "shapes" / "mobilenet_v2_sparse.txt"
 
@@ -60,23 +61,11 @@ def make_layer(rng, m, n, k, sparsity):
 BURST_SECONDS = 0.001
 
 
-def fastest_of_burst(fn):
-    """The fastest of >= 3 calls lasting >= BURST_SECONDS together (a preempted call never
-    wins; the first call of a burst warms the caches for the rest)."""
-    best, calls, spent = float("inf"), 0, 0.0
-    while calls < 3 or spent < BURST_SECONDS:
-        t = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t
-        best, calls, spent = min(best, dt), calls + 1, spent + dt
-    return best
-
-
 def time_interleaved(fns, reps):
     times = {name: [] for name in fns}
     for _ in range(reps):
         for name, fn in fns.items():
-            times[name].append(fastest_of_burst(fn))
+            times[name].append(fastest_of_burst(fn, BURST_SECONDS))
     return {name: 1e3 * float(np.median(v)) for name, v in times.items()}
 
 
