@@ -114,7 +114,7 @@ def test_maxpool_padding_never_wins(isa):
 @pytest.mark.parametrize("h_w, kernel, stride, padding", POOL_CASES)
 @pytest.mark.parametrize("include", [False, True])
 def test_avgpool_bitexact(isa, rng, h_w, kernel, stride, padding, include):
-    for c in ODD_C + [32]:
+    for c in ODD_C + [32, 65, 130]:  # 64-channel blocks of AVX-512, 32 of AVX2, and tails
         x = _x(rng, (2, *h_w, c))
         sx, sy = _scale(rng), _scale(rng)
         zx, zy = (int(v) for v in rng.integers(-128, 128, 2))

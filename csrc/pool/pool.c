@@ -6,13 +6,14 @@
 #include "common/qe_dispatch.h"
 
 static const struct {
-  const char *maxpool_name, *gavgpool_name;
+  const char *maxpool_name, *gavgpool_name, *avgpool_name;
   qe_qs8_maxpool_ukernel maxpool;
-  qe_qs8_gavgpool_ukernel gavgpool;
+  qe_qs8_avgpool_ukernel avgpool; /* windows and global pools alike */
 } kPool[QE_ISA_COUNT] = {
 #define ENTRY(isa)                                                                       \
   {"qe_qs8_maxpool_minmax__" #isa, "qe_qs8_gavgpool_minmax__" #isa,                      \
-   qe_qs8_maxpool_minmax_ukernel__##isa, qe_qs8_gavgpool_minmax_ukernel__##isa}
+   "qe_qs8_avgpool_minmax__" #isa, qe_qs8_maxpool_minmax_ukernel__##isa,                 \
+   qe_qs8_avgpool_minmax_ukernel__##isa}
     [QE_ISA_SCALAR] = ENTRY(scalar),
 #ifdef QE_HAVE_AVX2
     [QE_ISA_AVX2] = ENTRY(avx2),
@@ -27,7 +28,8 @@ static const struct {
 };
 
 const char* qe_qs8_maxpool_name(void) { return kPool[QE_PICK(kPool, maxpool)].maxpool_name; }
-const char* qe_qs8_gavgpool_name(void) { return kPool[QE_PICK(kPool, gavgpool)].gavgpool_name; }
+const char* qe_qs8_gavgpool_name(void) { return kPool[QE_PICK(kPool, avgpool)].gavgpool_name; }
+const char* qe_qs8_avgpool_name(void) { return kPool[QE_PICK(kPool, avgpool)].avgpool_name; }
 
 typedef struct {
   const qe_pool_geometry* g;
@@ -36,6 +38,7 @@ typedef struct {
   int32_t qmin, qmax;
   const qe_qs8_avgpool_params* avg;
   qe_qs8_maxpool_ukernel maxpool;
+  qe_qs8_avgpool_ukernel avgpool;
 } pool_job;
 
 #define QE_MAXPOOL_BATCH 16 /* window pixels per ukernel call */
@@ -70,12 +73,13 @@ static void maxpool_task(void* ctx, size_t t) {
 void qe_qs8_maxpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y, int32_t qmin,
                     int32_t qmax, int num_threads) {
   if (g->n == 0 || g->oh == 0 || g->ow == 0 || g->c == 0) return;
-  pool_job J = {g, x, y, qmin, qmax, NULL, kPool[QE_PICK(kPool, maxpool)].maxpool};
+  pool_job J = {g, x, y, qmin, qmax, NULL, kPool[QE_PICK(kPool, maxpool)].maxpool, NULL};
   qe_parallel_for(num_threads, g->n * g->oh, maxpool_task, &J);
 }
 
-/* Average pool (eq. 15), scalar: rare in the target CNNs (global average pool is not, and
- * a window over the whole image runs the global kernel, qe_qs8_avgpool). */
+/* Average pool (eq. 15): one task = one output row (n, oy); each output pixel's window,
+ * clipped to the image, is (y1 - y0) image rows of (x1 - x0) pixels, summed by the
+ * ukernel over all channels with the divisor count's multiplier. */
 static void avgpool_task(void* ctx, size_t t) {
   const pool_job* J = (const pool_job*)ctx;
   const qe_pool_geometry* g = J->g;
@@ -87,16 +91,12 @@ static void avgpool_task(void* ctx, size_t t) {
   for (size_t ox = 0; ox < g->ow; ox++) {
     size_t x0, x1;
     qe_pool_window(ox, g->stride_w, g->pad_left, g->kw, g->w, &x0, &x1);
-    const size_t count = p->count_include_pad ? g->kh * g->kw : (y1 - y0) * (x1 - x0);
-    const int32_t bias = -(int32_t)((y1 - y0) * (x1 - x0)) * p->zi;
-    const int32_t m0 = p->m0[count], sh = p->sh[count];
-    int8_t* out = J->y + ((n * g->oh + oy) * g->ow + ox) * c;
-    for (size_t ch = 0; ch < c; ch++) {
-      int32_t acc = bias;
-      for (size_t iy = y0; iy < y1; iy++)
-        for (size_t ix = x0; ix < x1; ix++) acc += img[(iy * g->w + ix) * c + ch];
-      out[ch] = (int8_t)qe_requant(acc, m0, sh, p->zo, p->qmin, p->qmax);
-    }
+    const size_t pixels = (y1 - y0) * (x1 - x0);
+    const size_t count = p->count_include_pad ? g->kh * g->kw : pixels;
+    const qe_qs8_gavgpool_params w = {-(int32_t)pixels * p->zi, p->m0[count], p->sh[count],
+                                      p->zo, p->qmin, p->qmax};
+    J->avgpool(y1 - y0, x1 - x0, c, img + (y0 * g->w + x0) * c, g->w * c, c,
+               J->y + ((n * g->oh + oy) * g->ow + ox) * c, &w);
   }
 }
 
@@ -121,7 +121,7 @@ void qe_qs8_avgpool(const qe_pool_geometry* g, const int8_t* x, int8_t* y,
     qe_qs8_gavgpool(g->n, hw, g->c, x, y, &gp, num_threads);
     return;
   }
-  pool_job J = {g, x, y, p->qmin, p->qmax, p, NULL};
+  pool_job J = {g, x, y, p->qmin, p->qmax, p, NULL, kPool[QE_PICK(kPool, avgpool)].avgpool};
   qe_parallel_for(num_threads, g->n * g->oh, avgpool_task, &J);
 }
 
@@ -133,13 +133,13 @@ typedef struct {
   const int8_t* x;
   int8_t* y;
   const qe_qs8_gavgpool_params* p;
-  qe_qs8_gavgpool_ukernel fn;
+  qe_qs8_avgpool_ukernel fn;
 } gavg_job;
 
 static void gavgpool_task(void* ctx, size_t t) {
   const gavg_job* J = (const gavg_job*)ctx;
   const size_t n = t / J->blocks, c0 = (t % J->blocks) * QE_GAVG_BLOCK;
-  J->fn(J->hw, QE_MIN(QE_GAVG_BLOCK, J->c - c0), J->x + n * J->hw * J->c + c0, J->c,
+  J->fn(1, J->hw, QE_MIN(QE_GAVG_BLOCK, J->c - c0), J->x + n * J->hw * J->c + c0, 0, J->c,
         J->y + n * J->c + c0, J->p);
 }
 
@@ -147,7 +147,7 @@ void qe_qs8_gavgpool(size_t n, size_t hw, size_t c, const int8_t* x, int8_t* y,
                      const qe_qs8_gavgpool_params* p, int num_threads) {
   if (n == 0 || c == 0) return;
   gavg_job J = {hw, c, qe_div_up(c, QE_GAVG_BLOCK), x, y, p,
-                kPool[QE_PICK(kPool, gavgpool)].gavgpool};
+                kPool[QE_PICK(kPool, avgpool)].avgpool};
   if (n * hw * c < 16384) num_threads = 1;
   qe_parallel_for(num_threads, n * J.blocks, gavgpool_task, &J);
 }

@@ -1,4 +1,4 @@
-/* eq. 14 (max pool) and eq. 16 (global average pool) with AVX-512, over channels,
+/* eq. 14 (max pool) and eq. 15 / 16 (average pool) with AVX-512, over channels,
  * masked tails. */
 #include "pool/pool.h"
 
@@ -16,21 +16,23 @@ void qe_qs8_maxpool_minmax_ukernel__avx512vnni(size_t channels, size_t k,
   }
 }
 
-void qe_qs8_gavgpool_minmax_ukernel__avx512vnni(size_t hw, size_t c, const int8_t* x,
-                                                size_t x_stride, int8_t* y,
-                                                const qe_qs8_gavgpool_params* p) {
+void qe_qs8_avgpool_minmax_ukernel__avx512vnni(size_t rows, size_t cols, size_t c,
+                                               const int8_t* x, size_t row_stride,
+                                               size_t col_stride, int8_t* y,
+                                               const qe_qs8_gavgpool_params* p) {
   const qe_requant_avx512 rq = qe_requant_avx512_init(p->m0, p->sh, p->zo, p->qmin, p->qmax);
   const __m512i bias = _mm512_set1_epi32(p->bias);
   size_t ch = 0;
   for (; ch + 64 <= c; ch += 64) {
     __m512i a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-    for (size_t i = 0; i < hw; i++) { /* |acc| <= 255 hw < 2^31 */
-      const int8_t* r = x + i * x_stride + ch;
-      a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)r)));
-      a1 = _mm512_add_epi32(a1, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 16))));
-      a2 = _mm512_add_epi32(a2, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 32))));
-      a3 = _mm512_add_epi32(a3, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 48))));
-    }
+    for (size_t i = 0; i < rows; i++) /* |acc| <= 255 rows cols < 2^31 */
+      for (size_t j = 0; j < cols; j++) {
+        const int8_t* r = x + i * row_stride + j * col_stride + ch;
+        a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)r)));
+        a1 = _mm512_add_epi32(a1, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 16))));
+        a2 = _mm512_add_epi32(a2, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 32))));
+        a3 = _mm512_add_epi32(a3, _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(r + 48))));
+      }
     _mm_storeu_si128((__m128i*)(y + ch), qe_requant_avx512_16(a0, &rq));
     _mm_storeu_si128((__m128i*)(y + ch + 16), qe_requant_avx512_16(a1, &rq));
     _mm_storeu_si128((__m128i*)(y + ch + 32), qe_requant_avx512_16(a2, &rq));
@@ -39,10 +41,11 @@ void qe_qs8_gavgpool_minmax_ukernel__avx512vnni(size_t hw, size_t c, const int8_
   for (; ch < c; ch += 16) {
     const __mmask16 m = qe_mask16(c - ch);
     __m512i a0 = bias;
-    for (size_t i = 0; i < hw; i++) {
-      const __m128i v = _mm_maskz_loadu_epi8(m, x + i * x_stride + ch);
-      a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(v));
-    }
+    for (size_t i = 0; i < rows; i++)
+      for (size_t j = 0; j < cols; j++) {
+        const __m128i v = _mm_maskz_loadu_epi8(m, x + i * row_stride + j * col_stride + ch);
+        a0 = _mm512_add_epi32(a0, _mm512_cvtepi8_epi32(v));
+      }
     _mm_mask_storeu_epi8(y + ch, m, qe_requant_avx512_16(a0, &rq));
   }
 }

@@ -1,4 +1,4 @@
-/* eq. 14 (max pool) and eq. 16 (global average pool) with NEON, over channels. */
+/* eq. 14 (max pool) and eq. 15 / 16 (average pool) with NEON, over channels. */
 #include "pool/pool.h"
 
 #include "common/requant__neon.h"
@@ -19,24 +19,27 @@ void qe_qs8_maxpool_minmax_ukernel__neon(size_t channels, size_t k, const int8_t
   }
 }
 
-void qe_qs8_gavgpool_minmax_ukernel__neon(size_t hw, size_t c, const int8_t* x,
-                                          size_t x_stride, int8_t* y,
-                                          const qe_qs8_gavgpool_params* p) {
+void qe_qs8_avgpool_minmax_ukernel__neon(size_t rows, size_t cols, size_t c, const int8_t* x,
+                                         size_t row_stride, size_t col_stride, int8_t* y,
+                                         const qe_qs8_gavgpool_params* p) {
   const qe_requant_neon rq = qe_requant_neon_init(p->m0, p->sh, p->zo, p->qmin, p->qmax);
   const int32x4_t bias = vdupq_n_s32(p->bias);
   size_t ch = 0;
   for (; ch + 16 <= c; ch += 16) {
     int32x4_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-    for (size_t i = 0; i < hw; i++) { /* |acc| <= 255 hw < 2^31 */
-      const int8x16_t v = vld1q_s8(x + i * x_stride + ch);
-      const int16x8_t w0 = vmovl_s8(vget_low_s8(v)), w1 = vmovl_s8(vget_high_s8(v));
-      a0 = vaddw_s16(a0, vget_low_s16(w0));
-      a1 = vaddw_s16(a1, vget_high_s16(w0));
-      a2 = vaddw_s16(a2, vget_low_s16(w1));
-      a3 = vaddw_s16(a3, vget_high_s16(w1));
-    }
+    for (size_t i = 0; i < rows; i++) /* |acc| <= 255 rows cols < 2^31 */
+      for (size_t j = 0; j < cols; j++) {
+        const int8x16_t v = vld1q_s8(x + i * row_stride + j * col_stride + ch);
+        const int16x8_t w0 = vmovl_s8(vget_low_s8(v)), w1 = vmovl_s8(vget_high_s8(v));
+        a0 = vaddw_s16(a0, vget_low_s16(w0));
+        a1 = vaddw_s16(a1, vget_high_s16(w0));
+        a2 = vaddw_s16(a2, vget_low_s16(w1));
+        a3 = vaddw_s16(a3, vget_high_s16(w1));
+      }
     vst1q_s8(y + ch, qe_narrow_neon(qe_requant_neon_4(a0, &rq), qe_requant_neon_4(a1, &rq),
                                     qe_requant_neon_4(a2, &rq), qe_requant_neon_4(a3, &rq), &rq));
   }
-  if (ch < c) qe_qs8_gavgpool_minmax_ukernel__scalar(hw, c - ch, x + ch, x_stride, y + ch, p);
+  if (ch < c)
+    qe_qs8_avgpool_minmax_ukernel__scalar(rows, cols, c - ch, x + ch, row_stride, col_stride,
+                                          y + ch, p);
 }

@@ -1,4 +1,4 @@
-/* Scalar reference of eq. 14 (max pool) and eq. 16 (global average pool). */
+/* Scalar reference of eq. 14 (max pool) and eq. 15 / 16 (average pool). */
 #include "pool/pool.h"
 
 void qe_qs8_maxpool_minmax_ukernel__scalar(size_t channels, size_t k, const int8_t* const* rows,
@@ -10,12 +10,14 @@ void qe_qs8_maxpool_minmax_ukernel__scalar(size_t channels, size_t k, const int8
   }
 }
 
-void qe_qs8_gavgpool_minmax_ukernel__scalar(size_t hw, size_t c, const int8_t* x,
-                                            size_t x_stride, int8_t* y,
-                                            const qe_qs8_gavgpool_params* p) {
+void qe_qs8_avgpool_minmax_ukernel__scalar(size_t rows, size_t cols, size_t c,
+                                           const int8_t* x, size_t row_stride,
+                                           size_t col_stride, int8_t* y,
+                                           const qe_qs8_gavgpool_params* p) {
   for (size_t ch = 0; ch < c; ch++) {
-    int32_t acc = p->bias; /* -hw * zi: |acc| <= 255 * hw < 2^31 */
-    for (size_t i = 0; i < hw; i++) acc += x[i * x_stride + ch];
+    int32_t acc = p->bias; /* -rows * cols * zi: |acc| <= 255 * rows * cols < 2^31 */
+    for (size_t i = 0; i < rows; i++)
+      for (size_t j = 0; j < cols; j++) acc += x[i * row_stride + j * col_stride + ch];
     y[ch] = (int8_t)qe_requant(acc, p->m0, p->sh, p->zo, p->qmin, p->qmax);
   }
 }

@@ -96,6 +96,12 @@ static void run(int isa) {
     fill(img, g.h * g.w * g.c);
     const size_t bytes = g.oh * g.ow * g.c;
     CROSS("maxpool", isa, y, bytes, g.c, qe_qs8_maxpool(&g, img, y, -100, 120, 1));
+    /* average pool: a multiplier per divisor count (1 .. kh * kw) */
+    int32_t m0[10], sh[10];
+    for (int i = 0; i < 10; i++) m0[i] = rnd_in(1 << 30, 0x7FFFFFFF), sh[i] = rnd_in(31, 40);
+    const qe_qs8_avgpool_params ap = {rnd_in(-128, 127), rnd_in(-128, 127), -128 + rep, 127 - rep,
+                                      rep % 2, m0, sh};
+    CROSS("avgpool", isa, y, bytes, g.c, qe_qs8_avgpool(&g, img, y, &ap, 1));
     free(img);
   }
   free(a), free(b), free(y), free(f), free(fy);
