@@ -253,6 +253,21 @@ def test_add_lengths_and_extremes(isa, rng):
                                 R.add(a, b[:1], sa, za, sb, zb, sy, zy, qmin, qmax), n=n)
 
 
+def test_mul_lengths_and_extremes(isa, rng):
+    for n in LENGTHS:
+        a, b = _x(rng, (n,)), _x(rng, (n,))
+        for (sa, sb, sy) in [(1.0, 1.0, 1.0), (0.02, 0.9, 0.03), (2**-7, 2**-7, 1.0),
+                             (0.5, 0.25, 0.01), (0.05, 0.02, 0.5)]:
+            for za, zb, zy in [(0, 0, 0), (-128, 127, -128), (127, -128, 127)]:
+                for qmin, qmax in [(-128, 127), (zy, 127), (-3, 4)]:
+                    qmin, qmax = min(qmin, qmax), max(qmin, qmax)
+                    args = (sa, za, sb, zb, sy, zy, qmin, qmax)
+                    assert_same(K.mul(a, b, *args), R.mul(a, b, *args),
+                                n=n, scales=(sa, sb, sy), zps=(za, zb, zy))
+                    assert_same(K.mul(a, b[:1], *args), R.mul(a, b[:1], *args), n=n)
+                    assert_same(K.mul(a[:1], b, *args), R.mul(a[:1], b, *args), n=n)
+
+
 def _max_error_lsb(got, real_q, zy):
     """Largest |got - real| in output LSBs over the outputs that are not clamped; real_q is
     the real result divided by the output scale (before adding the zero point)."""

@@ -1,5 +1,5 @@
 /* Kernel names of the operator families for the selected variant (profiles, benchmarks).
- * requantize and concat run the "lut" kernel; mul and softmax are scalar only. */
+ * requantize and concat run the "lut" kernel; softmax is scalar only. */
 #include <string.h>
 
 #include "eltwise/eltwise.h"
@@ -15,7 +15,7 @@ const char* qe_ops_kernel_name(const char* op) {
   else if (!strcmp(op, "gavgpool")) name = qe_qs8_gavgpool_name();
   else if (!strcmp(op, "quantize")) name = qe_f32_qs8_name();
   else if (!strcmp(op, "dequantize")) name = qe_qs8_f32_name();
-  else if (!strcmp(op, "mul")) name = "qe_qs8_vmul_minmax__scalar";
+  else if (!strcmp(op, "mul")) name = qe_qs8_vmul_name();
   else if (!strcmp(op, "avgpool")) name = qe_qs8_avgpool_name();
   else if (!strcmp(op, "softmax")) name = "qe_qs8_softmax__scalar";
   return name ? name : "";

@@ -20,11 +20,20 @@ QE_DECLARE_VADD(avx2)
 QE_DECLARE_VADD(avx512vnni)
 QE_DECLARE_VADD(neon)
 
-/* Multiplication: scalar only (rare in CNNs); a_inc, b_inc are 0 or 1. */
-void qe_qs8_vmul_minmax_ukernel__scalar(size_t n, const int8_t* a, size_t a_inc,
-                                        const int8_t* b, size_t b_inc, int8_t* y,
-                                        const qe_qs8_mul_params* p);
+typedef void (*qe_qs8_vmul_ukernel)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
+                                    const qe_qs8_mul_params* p);
+
+#define QE_DECLARE_VMUL(isa)                                                                \
+  void qe_qs8_vmul_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,       \
+                                         int8_t* y, const qe_qs8_mul_params* p);           \
+  void qe_qs8_vmulc_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,      \
+                                          int8_t* y, const qe_qs8_mul_params* p);
+QE_DECLARE_VMUL(scalar)
+QE_DECLARE_VMUL(avx2)
+QE_DECLARE_VMUL(avx512vnni)
+QE_DECLARE_VMUL(neon)
 
 const char* qe_qs8_vadd_name(void);
+const char* qe_qs8_vmul_name(void);
 
 #endif

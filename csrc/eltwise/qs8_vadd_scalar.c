@@ -1,4 +1,4 @@
-/* Scalar reference of eq. 9 (add) and eq. 10 (mul), each followed by eq. 5. */
+/* Scalar reference of eq. 9 (add) followed by eq. 5. */
 #include "eltwise/eltwise.h"
 
 static inline int8_t add1(int32_t a, int32_t b, const qe_qs8_add_params* p) {
@@ -16,14 +16,4 @@ void qe_qs8_vaddc_minmax_ukernel__scalar(size_t n, const int8_t* a, const int8_t
                                          const qe_qs8_add_params* p) {
   const int32_t bv = *b;
   for (size_t i = 0; i < n; i++) y[i] = add1(a[i], bv, p);
-}
-
-void qe_qs8_vmul_minmax_ukernel__scalar(size_t n, const int8_t* a, size_t a_inc,
-                                        const int8_t* b, size_t b_inc, int8_t* y,
-                                        const qe_qs8_mul_params* p) {
-  for (size_t i = 0; i < n; i++) {
-    /* eq. 10: |acc| <= 255 * 255 < 2^16 */
-    const int32_t acc = (a[i * a_inc] - p->za) * (b[i * b_inc] - p->zb);
-    y[i] = (int8_t)qe_requant(acc, p->m0, p->sh, p->zo, p->qmin, p->qmax);
-  }
 }

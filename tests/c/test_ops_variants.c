@@ -63,6 +63,11 @@ static void run(int isa) {
       CROSS("add", isa, y, n, n, qe_qs8_add(1, shape, a, one, b, one, y, &p, 1));
       CROSS("add_bcast", isa, y, n, n, qe_qs8_add(1, shape, a, one, b, zero, y, &p, 1));
       CROSS("add_bcast_a", isa, y, n, n, qe_qs8_add(1, shape, a, zero, b, one, y, &p, 1));
+      const qe_qs8_mul_params mp = {rnd_in(-128, 127), rnd_in(-128, 127), p.m0,
+                                    rnd_in(rep < 10 ? 30 : 15, 46), p.zo, p.qmin, p.qmax};
+      CROSS("mul", isa, y, n, n, qe_qs8_mul(1, shape, a, one, b, one, y, &mp, 1));
+      CROSS("mul_bcast", isa, y, n, n, qe_qs8_mul(1, shape, a, one, b, zero, y, &mp, 1));
+      CROSS("mul_bcast_a", isa, y, n, n, qe_qs8_mul(1, shape, a, zero, b, one, y, &mp, 1));
       qe_qs8_gavgpool_params g = {0, p.m0, p.sh, p.zo, p.qmin, p.qmax};
       const size_t hw = 1 + rnd() % 9, c = n;
       int8_t* img = malloc(hw * c);
