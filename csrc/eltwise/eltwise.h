@@ -9,29 +9,22 @@
 
 typedef void (*qe_qs8_vadd_ukernel)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
                                     const qe_qs8_add_params* p);
-
-#define QE_DECLARE_VADD(isa)                                                                \
-  void qe_qs8_vadd_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,       \
-                                         int8_t* y, const qe_qs8_add_params* p);           \
-  void qe_qs8_vaddc_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,      \
-                                          int8_t* y, const qe_qs8_add_params* p);
-QE_DECLARE_VADD(scalar)
-QE_DECLARE_VADD(avx2)
-QE_DECLARE_VADD(avx512vnni)
-QE_DECLARE_VADD(neon)
-
 typedef void (*qe_qs8_vmul_ukernel)(size_t n, const int8_t* a, const int8_t* b, int8_t* y,
                                     const qe_qs8_mul_params* p);
 
-#define QE_DECLARE_VMUL(isa)                                                                \
-  void qe_qs8_vmul_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,       \
-                                         int8_t* y, const qe_qs8_mul_params* p);           \
-  void qe_qs8_vmulc_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,      \
-                                          int8_t* y, const qe_qs8_mul_params* p);
-QE_DECLARE_VMUL(scalar)
-QE_DECLARE_VMUL(avx2)
-QE_DECLARE_VMUL(avx512vnni)
-QE_DECLARE_VMUL(neon)
+/* qe_qs8_v<op>_minmax_ukernel__<isa> (b a vector) and qe_qs8_v<op>c_... (b one value) */
+#define QE_DECLARE_VBINARY(op, P, isa)                                                      \
+  void qe_qs8_v##op##_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,    \
+                                            int8_t* y, const P* p);                         \
+  void qe_qs8_v##op##c_minmax_ukernel__##isa(size_t n, const int8_t* a, const int8_t* b,   \
+                                             int8_t* y, const P* p);
+#define QE_DECLARE_ELTWISE(isa)                           \
+  QE_DECLARE_VBINARY(add, qe_qs8_add_params, isa)         \
+  QE_DECLARE_VBINARY(mul, qe_qs8_mul_params, isa)
+QE_DECLARE_ELTWISE(scalar)
+QE_DECLARE_ELTWISE(avx2)
+QE_DECLARE_ELTWISE(avx512vnni)
+QE_DECLARE_ELTWISE(neon)
 
 const char* qe_qs8_vadd_name(void);
 const char* qe_qs8_vmul_name(void);
