@@ -71,6 +71,12 @@ void qe_gemm_pack_w(const qe_gemm_kernel* k, size_t n, size_t kdim, const int8_t
 void qe_gemm_pack_a(const qe_gemm_kernel* k, size_t m, size_t kdim, const int8_t* a,
                     size_t a_stride, int8_t* out) {
   const size_t kp = qe_round_up(kdim, k->kr);
+  if (kp == kdim && a_stride == kdim) {
+    /* rows already packed end to end: one copy (small K, e.g. 16-byte rows, paid a call
+     * and an empty memset per row: ~10% of a K = 16 layer) */
+    qe_gemm_copy(k, (uint8_t*)out, (const uint8_t*)a, m * kdim);
+    return;
+  }
   for (size_t i = 0; i < m; i++) {
     uint8_t* dst = (uint8_t*)out + i * kp;
     qe_gemm_copy(k, dst, (const uint8_t*)a + i * a_stride, kdim);
