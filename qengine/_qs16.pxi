@@ -11,6 +11,7 @@ cdef class PackedGemm16:
     cdef readonly object packed
     cdef readonly size_t n, k
     cdef readonly str isa
+    cdef object _scratch
 
     def __cinit__(self, const int8_t[:, ::1] w, const int64_t[::1] bias,
                   const int32_t[::1] m0, const int32_t[::1] sh, str isa):
@@ -49,19 +50,23 @@ cdef class PackedGemm16:
         if <size_t>a.shape[1] != self.k:
             raise ValueError(f"a has K={a.shape[1]} columns, the packed weights K={self.k}")
         cdef size_t m = a.shape[0]
-        out = np.empty((m, self.n), dtype=np.int8 if out8 else np.int16)
+        out = new_output((m, self.n), np.int8 if out8 else np.int16)
         if m == 0 or self.n == 0:
             return out
-        scratch = np.empty(qe_qs16_gemm_scratch_size(self.kernel, m, self.k) + 1, np.uint8)
-        cdef uint8_t[::1] s = scratch
-        cdef uint8_t[::1] w = self.packed
-        cdef cnp.ndarray c = out
-        cdef void* cp = cnp.PyArray_DATA(c)
+        need = qe_qs16_gemm_scratch_size(self.kernel, m, self.k) + 1
+        # take the cached buffer (under the GIL, so concurrent calls never share one)
+        scratch, self._scratch = self._scratch, None
+        if scratch is None or scratch.shape[0] < need:
+            scratch = np.empty(need, dtype=np.uint8)
+        cdef uint8_t* s = <uint8_t*>array_data(scratch)
+        cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
+        cdef void* cp = array_data(out)
         cdef int16_t zero = 0
         cdef const int16_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
-            qe_qs16_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, &w[0], cp,
-                             self.n, out8, zo, qmin, qmax, &s[0], num_threads)
+            qe_qs16_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, w, cp, self.n, out8,
+                             zo, qmin, qmax, s, num_threads)
+        self._scratch = scratch
         return out
 
 
@@ -125,7 +130,7 @@ cdef class PackedConv2d16:
         if ho == 0 or wo == 0:
             raise ValueError(f"output size would be {ho}x{wo}: the padded {h}x{w} input is "
                              f"smaller than the dilated {self.conv.kh}x{self.conv.kw} kernel")
-        out = np.empty((n, ho, wo, self.conv.o), dtype=np.int8 if out8 else np.int16)
+        out = new_output((n, ho, wo, self.conv.o), np.int8 if out8 else np.int16)
         if n == 0 or self.conv.o == 0:
             return out
         scratch = np.empty(qe_qs16_conv2d_scratch_size(&self.conv, n, h, w, num_threads) + 1,

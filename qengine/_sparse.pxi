@@ -53,7 +53,7 @@ cdef class PackedSpmm:
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t m = a.shape[0]
         if out is None:
-            out = np.empty((m, self.n), dtype=np.int8)
+            out = new_output((m, self.n), np.int8)
         elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
                   and out.shape == (m, self.n) and out.flags.c_contiguous
                   and out.flags.writeable):
@@ -129,7 +129,7 @@ cdef class PackedSpmmKb4:
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t m = a.shape[0]
         if out is None:
-            out = np.empty((m, self.n), dtype=np.int8)
+            out = new_output((m, self.n), np.int8)
         elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
                   and out.shape == (m, self.n) and out.flags.c_contiguous
                   and out.flags.writeable):
