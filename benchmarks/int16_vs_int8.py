@@ -4,7 +4,10 @@
                                                      [--op gemm|dwconv|add|pool|all]
 
 For each round the contenders run interleaved (int8, int16 with int32 accumulators,
-int16 with int64 accumulators), so load from other processes hits them alike. Calls are
+int16 with int64 accumulators), so load from other processes hits them alike. Between rounds
+the instruction probes (csrc/bench/) time vpdpbusd and vpdpwssd (AVX2: vpmaddwd for both)
+alone; their ratio is the ceiling of the int16 / int8 speed ratio, and each kernel's GOPS
+is shown as a share of its instruction's best probe. Calls are
 timed in thread CPU time; a sample is the fastest call of a ~20 ms burst; the table shows
 the median over rounds. GOPS = 2 * M * N * K / time.
 
@@ -41,7 +44,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.shapes import read_conv_shapes  # noqa: E402
 from benchmarks.timing import fastest_of_burst  # noqa: E402
-from qengine import kernels as K  # noqa: E402
+from qengine import _native, kernels as K  # noqa: E402
 
 BURST_SECONDS = 0.02
 
@@ -77,16 +80,25 @@ def gemm(args, isa):
         }
         assert not g16.acc64 and g64.acc64, (g16.acc64, g64.acc64)
         samples = {name: [] for name in runs}
+        peak8, peak16 = [], []  # probe samples spread over the run; the best one counts
         for _ in range(args.rounds):
             for name, fn in runs.items():
                 samples[name].append(burst(fn))
+            peak8.append(_native.peak_int8_gops(isa))
+            peak16.append(_native.peak_int8_gops(isa, int16=True))
+    peak8, peak16 = max(peak8), max(peak16)
     print(f"GEMM {args.size}^3, 1 thread, variant {isa}, median of {args.rounds} rounds")
+    if peak8:
+        print(f"instruction peaks (best probe): int8 {peak8:.1f} GOPS, 16x8 {peak16:.1f} GOPS, "
+              f"ratio {peak16 / peak8:.3f} (the ceiling of the int16 / int8 speed ratio)")
     base = None
     for name, ts in samples.items():
         t = float(np.median(ts))
         gops = ops / t / 1e9
         base = base or gops
-        print(f"{name:<72} {t * 1e3:8.2f} ms {gops:8.1f} GOPS  {gops / base:6.3f}x int8")
+        peak = peak8 if name.startswith("int8") else peak16
+        share = f"  {gops / peak:4.0%} of peak" if peak else ""
+        print(f"{name:<72} {t * 1e3:8.2f} ms {gops:8.1f} GOPS  {gops / base:6.3f}x int8{share}")
 
 
 def dwconv(args, isa):

@@ -1,4 +1,4 @@
-/* Int8 peak probe driver (see peak.h). ISA-neutral apart from the AVX2 loop below. */
+/* Peak probe driver (see peak.h). ISA-neutral apart from the AVX2 loop below. */
 #define _POSIX_C_SOURCE 200112L /* clock_gettime under -std=c11 */
 #include "bench/peak.h"
 
@@ -41,17 +41,10 @@ static double seconds(void) {
 
 typedef uint64_t (*peak_fn)(uint64_t);
 
-double qe_peak_int8_gops(int isa) {
-  peak_fn fn = 0;
-#ifdef QE_HAVE_AVX512VNNI
-  if (isa == QE_ISA_AVX512VNNI && qe_isa_supported(isa)) fn = qe_peak_macs__avx512vnni;
-#endif
-#ifdef QE_PEAK_AVX2
-  if (isa == QE_ISA_AVX2 && __builtin_cpu_supports("avx2")) fn = qe_peak_macs__avx2;
-#endif
+/* grow one run to ~2 ms, then keep the best of 25: on a shared machine a short run is
+ * likely to fit between preemptions, and load can only make a run slower */
+static double best_gops(peak_fn fn) {
   if (!fn) return 0.0;
-  /* grow one run to ~2 ms, then keep the best of 25: on a shared machine a short run is
-   * likely to fit between preemptions, and load can only make a run slower */
   uint64_t iters = 1 << 10;
   while (1) {
     const double t0 = seconds();
@@ -68,3 +61,19 @@ double qe_peak_int8_gops(int isa) {
   }
   return best;
 }
+
+static peak_fn probe(int isa, int int16) {
+  (void)int16;
+#ifdef QE_HAVE_AVX512VNNI
+  if (isa == QE_ISA_AVX512VNNI && qe_isa_supported(isa))
+    return int16 ? qe_peak_macs16__avx512vnni : qe_peak_macs__avx512vnni;
+#endif
+#ifdef QE_PEAK_AVX2
+  if (isa == QE_ISA_AVX2 && __builtin_cpu_supports("avx2")) return qe_peak_macs__avx2;
+#endif
+  return 0;
+}
+
+double qe_peak_int8_gops(int isa) { return best_gops(probe(isa, 0)); }
+
+double qe_peak_int16_gops(int isa) { return best_gops(probe(isa, 1)); }
