@@ -7,39 +7,6 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-typedef struct {
-  __m512i m0, rnd, lo, hi;
-  __m512i zo;
-  __m128i shift;
-} qe_requant_avx512;
-
-static inline qe_requant_avx512 qe_requant_avx512_init(int32_t m0, int32_t sh, int32_t zo,
-                                                       int32_t qmin, int32_t qmax) {
-  qe_requant_avx512 r;
-  r.m0 = _mm512_set1_epi64(m0);
-  r.rnd = _mm512_set1_epi64((int64_t)1 << (sh - 1));
-  r.lo = _mm512_set1_epi64((int64_t)qmin - zo);
-  r.hi = _mm512_set1_epi64((int64_t)qmax - zo);
-  r.zo = _mm512_set1_epi32(zo);
-  r.shift = _mm_cvtsi32_si128(sh);
-  return r;
-}
-
-static inline __m256i qe_requant_avx512_8(__m256i acc, const qe_requant_avx512* r) {
-  const __m512i p = _mm512_mul_epi32(_mm512_cvtepi32_epi64(acc), r->m0);
-  __m512i x = _mm512_sra_epi64(_mm512_add_epi64(p, r->rnd), r->shift);
-  x = _mm512_min_epi64(_mm512_max_epi64(x, r->lo), r->hi);
-  return _mm512_cvtepi64_epi32(x);
-}
-
-/* 16 int32 accumulators -> 16 int8 outputs in [qmin, qmax]. */
-static inline __m128i qe_requant_avx512_16(__m512i acc, const qe_requant_avx512* r) {
-  const __m256i lo = qe_requant_avx512_8(_mm512_castsi512_si256(acc), r);
-  const __m256i hi = qe_requant_avx512_8(_mm512_extracti64x4_epi64(acc, 1), r);
-  const __m512i y = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), r->zo);
-  return _mm512_cvtsepi32_epi8(y);
-}
-
 /* Per-channel eq. 5 constants of one 16-channel column of a GEMM tile. */
 typedef struct {
   int high; /* every sh in [33, sh_max(zo)]: the 32-bit path of qe_requant_col_high applies */
@@ -114,6 +81,51 @@ static inline __attribute__((always_inline)) __m512i qe_requant_col_high(
   /* high int32 of each product: odd ones are in place, even ones move down */
   const __m512i p = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
   return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
+}
+
+/* eq. 5 with one m0, sh, zo, qmin, qmax for every lane (elementwise ops, pooling). */
+typedef struct {
+  __m512i m0, rnd, lo, hi;
+  __m512i zo, qmin, qmax;
+  __m128i shift;
+  qe_requant_col col; /* the same m0, sh for the 32-bit path, taken when col.high */
+} qe_requant_avx512;
+
+static inline qe_requant_avx512 qe_requant_avx512_init(int32_t m0, int32_t sh, int32_t zo,
+                                                       int32_t qmin, int32_t qmax) {
+  qe_requant_avx512 r;
+  r.m0 = _mm512_set1_epi64(m0);
+  r.rnd = _mm512_set1_epi64((int64_t)1 << (sh - 1));
+  r.lo = _mm512_set1_epi64((int64_t)qmin - zo);
+  r.hi = _mm512_set1_epi64((int64_t)qmax - zo);
+  r.zo = _mm512_set1_epi32(zo);
+  r.qmin = _mm512_set1_epi32(qmin);
+  r.qmax = _mm512_set1_epi32(qmax);
+  r.shift = _mm_cvtsi32_si128(sh);
+  r.col = qe_requant_col_make(_mm512_set1_epi32(m0), _mm512_set1_epi32(sh), zo);
+  return r;
+}
+
+/* 64-bit lanes, any sh in [1, 62] */
+static inline __m256i qe_requant_avx512_8(__m256i acc, const qe_requant_avx512* r) {
+  const __m512i p = _mm512_mul_epi32(_mm512_cvtepi32_epi64(acc), r->m0);
+  __m512i x = _mm512_sra_epi64(_mm512_add_epi64(p, r->rnd), r->shift);
+  x = _mm512_min_epi64(_mm512_max_epi64(x, r->lo), r->hi);
+  return _mm512_cvtepi64_epi32(x);
+}
+
+/* 16 int32 accumulators -> 16 int8 outputs in [qmin, qmax]: the 32-bit path of
+ * qe_requant_col_high when sh allows it (the usual case: 7 + 3 instructions instead of ~20),
+ * else 64-bit lanes. */
+static inline __m128i qe_requant_avx512_16(__m512i acc, const qe_requant_avx512* r) {
+  if (r->col.high) {
+    const __m512i y = qe_requant_col_high(acc, &r->col);
+    return _mm512_cvtsepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(y, r->qmin), r->qmax));
+  }
+  const __m256i lo = qe_requant_avx512_8(_mm512_castsi512_si256(acc), r);
+  const __m256i hi = qe_requant_avx512_8(_mm512_extracti64x4_epi64(acc, 1), r);
+  const __m512i y = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), r->zo);
+  return _mm512_cvtsepi32_epi8(y);
 }
 
 /* Output side of eq. 5 for GEMM-like kernels writing int8 or int16 (qe_requant_col_store). */
