@@ -4,7 +4,8 @@
  * eq. 6 is used: u = (acc * m0 + 2^(sh-1) + 2^62) >>> sh = floor(...) + 2^(62-sh) with a
  * logical shift, exact because the sum is non-negative (and below 2^64). The clamp to
  * [qmin - zo, qmax - zo] is done on u, in 64 bits, before anything is narrowed, so every
- * (m0, sh) of the contract gives exactly what qe_requant() gives. */
+ * (m0, sh) of the contract gives exactly what qe_requant() gives. With one multiplier for
+ * all lanes (qe_requant_avx2), 33 <= sh <= sh_max(zo) takes the 32-bit form instead. */
 #ifndef QE_REQUANT_AVX2_H
 #define QE_REQUANT_AVX2_H
 
