@@ -38,11 +38,20 @@ cdef inline void* array_data(object arr):
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+cdef object aligned_bytes(size_t nbytes, bint zero=False):
+    """A uint8 array of nbytes starting on a 64-byte boundary (a cache line): SIMD kernels
+    load and store whole lines, and an access that straddles two lines costs up to double.
+    numpy only aligns to 16 bytes."""
+    raw = np.zeros(nbytes + 64, np.uint8) if zero else np.empty(nbytes + 64, np.uint8)
+    cdef size_t start = (64 - (<size_t>cnp.PyArray_DATA(raw)) % 64) % 64
+    return raw[start:start + nbytes]
+
+
 cdef object new_output(tuple shape, dtype):
-    """np.empty(shape, dtype), but starting on a 64-byte boundary when it is large: numpy
-    aligns to 16 bytes, and kernels store whole 32- / 64-byte vectors per output row, which
-    then straddle two cache lines (int16 GEMM 1024^3: 2-5% slower). Small outputs keep
-    np.empty: the slicing would cost more than it saves."""
+    """np.empty(shape, dtype), but from aligned_bytes when it is large: with numpy's
+    alignment the kernels' row stores straddle cache lines (int16 GEMM 1024^3 ~1% slower
+    through this API, up to 5% in a C harness). Small outputs keep np.empty: the slicing
+    would cost more than it saves."""
     dt = np.dtype(dtype)
     cdef size_t count = 1
     for d in shape:
@@ -50,9 +59,7 @@ cdef object new_output(tuple shape, dtype):
     cdef size_t nbytes = count * <size_t>dt.itemsize
     if nbytes < 65536:
         return np.empty(shape, dt)
-    raw = np.empty(nbytes + 64, np.uint8)
-    cdef size_t start = (64 - (<size_t>cnp.PyArray_DATA(raw)) % 64) % 64
-    return raw[start:start + nbytes].view(dt).reshape(shape)
+    return aligned_bytes(nbytes).view(dt).reshape(shape)
 
 
 cdef check_requant_out(int zo, int qmin, int qmax, int num_threads, int lo=-128, int hi=127):

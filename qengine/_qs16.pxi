@@ -20,9 +20,7 @@ cdef class PackedGemm16:
         self.n = w.shape[0]
         self.k = w.shape[1]
         size = qe_qs16_gemm_packed_w_size(self.kernel, self.n, self.k)
-        raw = np.zeros(size + 64, dtype=np.uint8)
-        start = (-raw.ctypes.data) % 64
-        self.packed = raw[start:start + size]
+        self.packed = aligned_bytes(size, zero=True)
         cdef uint8_t[::1] buf = self.packed
         cdef int8_t zero = 0
         if self.n:
@@ -93,9 +91,7 @@ cdef class PackedConv2d16:
         self.conv.pad_value = pad_value
         qe_qs16_conv2d_setup(&self.conv, isa_names().index(isa), force_generic)
         size = qe_qs16_conv2d_packed_size(&self.conv)
-        raw = np.zeros(size + 64, dtype=np.uint8)
-        start = (-raw.ctypes.data) % 64
-        self.packed = raw[start:start + size]
+        self.packed = aligned_bytes(size, zero=True)
         cdef uint8_t[::1] buf = self.packed
         qe_qs16_conv2d_pack(&self.conv, &w[0, 0, 0, 0], &bias[0], &m0[0], &sh[0], &buf[0])
 

@@ -74,6 +74,16 @@ static inline void qe_pool_window(size_t o, size_t stride, size_t pad, size_t k,
  *   out = clamp(((int64)acc * m0 + 2^(sh-1)) >> sh) + zo, qmin, qmax)
  * Valid for m0 in [0, 2^31), sh in [1, 62]: |acc * m0| < 2^62, so nothing overflows.
  * `>>` on a negative int64 is an arithmetic shift with gcc and clang (documented by both). */
+/* The largest sh for which the SIMD kernels' 32-bit form of eq. 5 (sh >= 33: only the high
+ * word of acc * m0, then + zo 2^(sh-32) before the shift) stays exact: |zo| 2^(sh-32) <= 2^29,
+ * i.e. sh <= 61 - log2 |zo|, and 54 at most (54 for every int8 zo, 46 for every int16 zo). */
+static inline int32_t qe_requant_sh_max(int32_t zo) {
+  int32_t sh_max = 54;
+  const int64_t zabs = zo < 0 ? -(int64_t)zo : zo;
+  while (zabs > ((int64_t)1 << (61 - sh_max))) sh_max--;
+  return sh_max;
+}
+
 static inline int32_t qe_requant(int32_t acc, int32_t m0, int32_t sh, int32_t zo,
                                  int32_t qmin, int32_t qmax) {
   int64_t x = ((int64_t)acc * m0 + ((int64_t)1 << (sh - 1))) >> sh;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/qe_common.h"
+
 typedef struct {
   __m256i m0, rnd, lo, hi, out_bias;
   __m128i shift;
@@ -26,11 +28,7 @@ static inline qe_requant_avx2 qe_requant_avx2_init(int32_t m0, int32_t sh, int32
                                                    int32_t qmin, int32_t qmax) {
   const int64_t off = (int64_t)1 << (62 - sh);
   qe_requant_avx2 r;
-  /* |zo| 2^(sh-32) <= 2^29 keeps the 32-bit sum exact: sh <= 61 - log2 |zo| (54 at most) */
-  int32_t sh_max = 54;
-  const int64_t zabs = zo < 0 ? -(int64_t)zo : zo;
-  while (zabs > ((int64_t)1 << (61 - sh_max))) sh_max--;
-  r.high = sh >= 33 && sh <= sh_max;
+  r.high = sh >= 33 && sh <= qe_requant_sh_max(zo);
   r.rnd32 = _mm256_set1_epi32(r.high ? (int32_t)(((int64_t)1 << (sh - 33)) +
                                                   (int64_t)zo * ((int64_t)1 << (sh - 32)))
                                      : 0);

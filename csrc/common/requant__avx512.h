@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "common/qe_common.h"
+
 /* Per-channel eq. 5 constants of one 16-channel column of a GEMM tile. */
 typedef struct {
   int high; /* every sh in [33, sh_max(zo)]: the 32-bit path of qe_requant_col_high applies */
@@ -17,11 +19,7 @@ typedef struct {
 static inline __attribute__((always_inline)) qe_requant_col qe_requant_col_make(
     __m512i m0, __m512i vs, int32_t zo) {
   const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
-  /* qe_requant_col_high needs |zo| 2^(sh-32) <= 2^29: with |zo| <= 2^b, sh <= 61 - b
-   * (54 for every int8 zo, 46 for every int16 zo) */
-  int32_t sh_max = 54;
-  const int64_t zabs = zo < 0 ? -(int64_t)zo : zo;
-  while (zabs > ((int64_t)1 << (61 - sh_max))) sh_max--;
+  const int32_t sh_max = qe_requant_sh_max(zo); /* qe_requant_col_high stays exact */
   qe_requant_col r;
   r.m0 = m0; /* vpmuldq reads the low (even) int32 of each 64-bit lane */
   r.m0_odd = _mm512_srli_epi64(r.m0, 32);
