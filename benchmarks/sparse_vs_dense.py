@@ -13,6 +13,8 @@ table shows the medians of the samples in ms:
   kb4    K.pack_spmm(..., block="1x4").run  (the unstructured weights, zero-padded blocks)
   kb4s   the same kernel on weights pruned in 1x4 K-blocks (K.kblock_prune) to the same
          sparsity: what block-structured pruning buys
+  kb4cm  kb4s in the channel-major layout (.run_channel_major: int8 A^T [K, M] in, C^T
+         [N, M] out, as sparse inference runs in NCHW; no transposes), the layout scipy has
   dense  K.pack_gemm(...).run (prepacked)   scipy W_csr @ X.T, float32, one thread
   scipys scipy on the 1x4-pruned weights of kb4s (the same nonzeros as kb4s runs)
          (scipy gets its best layout: [N, K] CSR times a C-ordered [K, M] float32 matrix,
@@ -23,7 +25,8 @@ Crossover: the lowest sparsity of the sweep from which the best sparse format st
 than dense (interpolated linearly between sweep points; "<s0" = faster at every point),
 for unstructured pruning (best of csr, bsr4, kb4) and for 1x4 block pruning (kb4s).
 "sp" = best unstructured; x columns are speed-ups (dense or scipy time / sparse time):
-dense/sp and scipy/sp on the unstructured weights, dense/kb4s and scipys/kb4s on the 1x4-pruned.
+dense/sp and scipy/sp on the unstructured weights, dense/kb4s and scipys/kb4s on the 1x4-pruned,
+d/cm and sc/cm: dense/kb4cm and scipys/kb4cm.
 """
 import argparse
 import os
@@ -105,8 +108,9 @@ def main(argv=None):
     dense_name = K.pack_gemm(np.ones((1, 1), np.int8), [0], [2**30], [1]).kernel_name
     print(f"dense kernel: {dense_name}")
     head = (f"{'layer':16s} {'M':>5s} {'N':>5s} {'K':>5s} {'sp':>4s} {'csr':>7s} {'bsr4':>7s} "
-            f"{'kb4':>7s} {'kb4s':>7s} {'dense':>7s} {'scipy':>7s} {'blas32':>7s} "
-            f"{'dense/sp':>8s} {'dense/kb4s':>10s} {'scipy/sp':>8s} {'scipys/kb4s':>11s}")
+            f"{'kb4':>7s} {'kb4s':>7s} {'kb4cm':>7s} {'dense':>7s} {'scipy':>7s} {'blas32':>7s} "
+            f"{'dense/sp':>8s} {'dense/kb4s':>10s} {'scipy/sp':>8s} {'scipys/kb4s':>11s} "
+            f"{'d/cm':>6s} {'sc/cm':>6s}")
     print(head)
     print("-" * len(head))
     summary = []
@@ -123,7 +127,8 @@ def main(argv=None):
             pd = K.pack_gemm(w, bias, m0, sh)
             wf = sp.csr_matrix(w.astype(np.float32))
             wfs = sp.csr_matrix(ws.astype(np.float32))
-            xt = np.ascontiguousarray(a.T.astype(np.float32))
+            at = np.ascontiguousarray(a.T)
+            xt = at.astype(np.float32)
             af, wt = a.astype(np.float32), np.ascontiguousarray(w.T.astype(np.float32))
             th = args.threads
             t = time_interleaved({
@@ -131,6 +136,7 @@ def main(argv=None):
                 "bsr4": lambda: p4.run(a, 0, -128, 127, th),
                 "kb4": lambda: pk.run(a, 0, -128, 127, th),
                 "kb4s": lambda: pks.run(a, 0, -128, 127, th),
+                "kb4cm": lambda: pks.run_channel_major(at, 0, -128, 127, th),
                 "dense": lambda: pd.run(a, 0, -128, 127, th),
                 "scipy": lambda: wf @ xt,
                 "scipys": lambda: wfs @ xt,
@@ -141,9 +147,11 @@ def main(argv=None):
             blocked.append(t["kb4s"])
             dense_col.append(t["dense"])
             print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:7.3f} {t['bsr4']:7.3f} "
-                  f"{t['kb4']:7.3f} {t['kb4s']:7.3f} {t['dense']:7.3f} {t['scipy']:7.3f} "
-                  f"{t['blas32']:7.3f} {t['dense'] / sparse:7.2f}x {t['dense'] / t['kb4s']:9.2f}x "
-                  f"{t['scipy'] / sparse:7.1f}x {t['scipys'] / t['kb4s']:10.1f}x", flush=True)
+                  f"{t['kb4']:7.3f} {t['kb4s']:7.3f} {t['kb4cm']:7.3f} {t['dense']:7.3f} "
+                  f"{t['scipy']:7.3f} {t['blas32']:7.3f} {t['dense'] / sparse:7.2f}x "
+                  f"{t['dense'] / t['kb4s']:9.2f}x {t['scipy'] / sparse:7.1f}x "
+                  f"{t['scipys'] / t['kb4s']:10.1f}x {t['dense'] / t['kb4cm']:5.2f}x "
+                  f"{t['scipys'] / t['kb4cm']:5.1f}x", flush=True)
         summary.append((name, m, n, k, crossover(sparsities, best, dense_col),
                         crossover(sparsities, blocked, dense_col)))
     print("\ncrossover sparsity (faster than dense from here on): unstructured | 1x4 blocks")

@@ -126,15 +126,29 @@ cdef class PackedSpmmKb4:
         """int8 [M, N]; `out`, if given, is a C-contiguous int8 [M, N] array written in place."""
         if <size_t>a.shape[1] != self.k:
             raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
+        return self._run(a, a.shape[0], zo, qmin, qmax, num_threads, out, False)
+
+    def run_channel_major(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax,
+                          int num_threads, out=None):
+        """The same product in the channel-major (NCHW) layout: a is A^T, int8 [K, M]
+        (input channel by position), the result C^T, int8 [N, M]; `out`, if given, a
+        C-contiguous int8 [N, M] array written in place. Bit-identical to run(a.T).T."""
+        if <size_t>a.shape[0] != self.k:
+            raise ValueError(f"a has K={a.shape[0]} rows (channel-major [K, M]), the sparse "
+                             f"weights K={self.k}")
+        return self._run(a, a.shape[1], zo, qmin, qmax, num_threads, out, True)
+
+    cdef _run(self, const int8_t[:, ::1] a, size_t m, int zo, int qmin, int qmax,
+              int num_threads, out, bint channel_major):
         check_requant_out(zo, qmin, qmax, num_threads)
-        cdef size_t m = a.shape[0]
+        shape = (self.n, m) if channel_major else (m, self.n)
         if out is None:
-            out = new_output((m, self.n), np.int8)
+            out = new_output(shape, np.int8)
         elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
-                  and out.shape == (m, self.n) and out.flags.c_contiguous
+                  and out.shape == shape and out.flags.c_contiguous
                   and out.flags.writeable):
             raise ValueError(f"out must be a writeable C-contiguous int8 array of shape "
-                             f"({m}, {self.n})")
+                             f"{shape}")
         if m == 0 or self.n == 0:
             return out
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
@@ -147,7 +161,11 @@ cdef class PackedSpmmKb4:
         cdef int8_t zero = 0
         cdef const int8_t* ap = &a[0, 0] if self.k else &zero
         with nogil:
-            qe_spmm_kb4_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
-                            num_threads)
+            if channel_major:
+                qe_spmm_kb4_run_cm(self.kernel, w, m, ap, m, c, m, zo, qmin, qmax, s,
+                                   num_threads)
+            else:
+                qe_spmm_kb4_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
+                                num_threads)
         self._scratch = scratch
         return out

@@ -46,6 +46,10 @@ def _check(a, w, bias, m0, sh, zo=0, qmin=-128, qmax=127, threads=(1,), blocks=(
             packed = K.pack_spmm(indptr, indices, values, w.shape[1], bias, m0, sh, block=block)
             assert_same(packed.run(a, zo, qmin, qmax, t), dense, acc, threads=t, block=block,
                         kernel=packed.kernel_name, **ctx)
+            if block == "1x4":  # the channel-major layout: A^T [K, M] in, C^T [N, M] out
+                got = packed.run_channel_major(np.ascontiguousarray(a.T), zo, qmin, qmax, t)
+                assert_same(got, np.ascontiguousarray(dense.T), acc.T, threads=t,
+                            layout="channel-major", kernel=packed.kernel_name, **ctx)
 
 
 @pytest.mark.parametrize("density", DENSITIES)
@@ -346,6 +350,33 @@ def test_kblock_matrix_vector_section(isa, rng, threads):
             for packed in (with_mv, without):
                 assert_same(packed.run(a, 7, -100, 120, threads), dense, m=m, n=n, k=k,
                             nbytes=packed.nbytes)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_kblock_channel_major_panels(isa, rng, threads):
+    # channel-major runs panels of positions (about 32 KiB of packed activations each) or,
+    # with few panels per thread, all positions then chunks of channels: M around a panel
+    # (1344 positions at K = 24, 192 at K = 144, 64 at K >= 512), tails of 1..63 positions
+    for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
+                       (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
+                       (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0)]:
+        _check(*_kblock_case(rng, m, n, k, d, structured=True), zo=-7, qmin=-120, qmax=100,
+               threads=(threads,), blocks=("1x4",))
+
+
+def test_kblock_channel_major_arguments(rng):
+    w = K.kblock_prune(rng.integers(-127, 128, size=(5, 12), dtype=np.int8), 0.5)
+    packed = K.pack_spmm(*K.dense_to_csr(w), 12, np.zeros(5, np.int32),
+                         np.full(5, 2**30, np.int32), np.full(5, 33, np.int32), block="1x4")
+    a = rng.integers(-128, 128, size=(12, 7), dtype=np.int8)
+    out = np.full((5, 7), 99, np.int8)
+    assert packed.run_channel_major(a, 3, -128, 127, 1, out=out) is out
+    assert_same(out, packed.run(np.ascontiguousarray(a.T), 3, -128, 127, 1).T)
+    with pytest.raises(ValueError, match=r"K=7 rows \(channel-major \[K, M\]\)"):
+        packed.run_channel_major(np.ascontiguousarray(a.T), 3, -128, 127, 1)
+    with pytest.raises(ValueError, match=r"shape \(5, 7\)"):
+        packed.run_channel_major(a, 3, -128, 127, 1, out=np.empty((7, 5), np.int8))
+    assert packed.run_channel_major(np.empty((12, 0), np.int8), 0, -128, 127, 1).shape == (5, 0)
 
 
 def test_kblock_stored_format_matches_dense(isa, rng):

@@ -80,6 +80,12 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
                              int8_t* crow, const qe_spmm_params* p);
 
+/* The channel-major mode (qe_spmm_kb4_run_cm) has its own pair with the same signatures:
+ * pack_cm reads A^T [K, M] (input channel k, position m at a[k * a_stride + m]) and may
+ * order the positions of a tile in `at` as its mm_cm wants; mm_cm writes C^T [N, M]
+ * (c[n * c_stride + m]), skipping the channels without blocks, whose rows the driver fills
+ * with their constant. Both decide a tile's layout from its position count alone
+ * (min(64, M - m0)), so the two agree. */
 struct qe_spmm_kb4_kernel {
   const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */
   int isa;
@@ -87,6 +93,8 @@ struct qe_spmm_kb4_kernel {
   qe_kb4_pack_fn pack;
   qe_kb4_mm_fn mm;
   qe_kb4_mv_fn mv;  /* NULL: small M runs mm on a padded tile */
+  qe_kb4_pack_fn pack_cm;
+  qe_kb4_mm_fn mm_cm;
 };
 
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;
@@ -96,13 +104,20 @@ extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon;
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot;
 
 /* The output byte of a channel without blocks (kb4.h c0). */
+static inline int qe_kb4_empty(const qe_spmm_kb4_w* W, size_t n) {
+  return W->ptr[n] == W->ptr[n + 1];
+}
+
 static inline int8_t qe_kb4_empty_out(const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p) {
   const int32_t x = W->c0[n] + p->zo;
   return (int8_t)(x < p->qmin ? p->qmin : x > p->qmax ? p->qmax : x);
 }
 
-/* elem = 4 signed layout, plain C (scalar and NEON use it) */
+/* elem = 4 signed layout, plain C (scalar and NEON use it), from A [M, K] and, for the
+ * channel-major mode, from A^T [K, M] (the same bytes: positions in order) */
 void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
                             uint8_t* at, size_t at_stride);
+void qe_kb4_pack_s8_cm__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
+                               size_t a_stride, uint8_t* at, size_t at_stride);
 
 #endif

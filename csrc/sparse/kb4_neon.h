@@ -21,10 +21,11 @@ typedef struct {
 typedef qe_kb4_acc16 (*qe_kb4_neon_channel_fn)(const qe_spmm_kb4_w* W, size_t n,
                                                 const int8_t* at, size_t at_stride);
 
+/* channel_major: C^T [N, M] (c[n * c_stride + m]), else C [M, N] */
 static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_kb4_w* W,
                                   size_t n0, size_t n1, const uint8_t* at, size_t at_stride,
                                   size_t mb, size_t me, int8_t* c, size_t c_stride,
-                                  const qe_spmm_params* p) {
+                                  const qe_spmm_params* p, int channel_major) {
   n1 = QE_MIN(n1, W->n);
   for (size_t m = mb; m < me; m += QE_KB4_NEON_T) {
     const size_t mt = QE_MIN((size_t)QE_KB4_NEON_T, me - m);
@@ -41,6 +42,11 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_
                                         qe_requant_neon_4(s.v[2], &r),
                                         qe_requant_neon_4(s.v[3], &r), &r));
       }
+      if (channel_major) {
+        for (size_t j = 0; j < nc; j++)
+          if (!qe_kb4_empty(W, n + j)) memcpy(c + (n + j) * c_stride + m, buf[j], mt);
+        continue;
+      }
       for (size_t i = 0; i < mt; i++) {
         int8_t* dst = c + (m + i) * c_stride + n;
         for (size_t j = 0; j < nc; j++) dst[j] = buf[j][i];
@@ -48,5 +54,18 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_
     }
   }
 }
+
+/* The mm and mm_cm entries of a kernel file that defines `channel`. */
+#define QE_KB4_NEON_ENTRIES                                                                \
+  static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,         \
+                 size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,      \
+                 const qe_spmm_params* p) {                                               \
+    qe_kb4_neon_mm(channel, W, n0, n1, at, at_stride, mb, me, c, c_stride, p, 0);          \
+  }                                                                                        \
+  static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,      \
+                    size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,   \
+                    const qe_spmm_params* p) {                                            \
+    qe_kb4_neon_mm(channel, W, n0, n1, at, at_stride, mb, me, c, c_stride, p, 1);          \
+  }
 
 #endif

@@ -89,6 +89,40 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
   }
 }
 
+/* The same layout from A^T [K, M]: per 8 positions, the two rows of a pair widened to int16
+ * and interleaved (within 128-bit lanes, so a lane swap puts positions in order). */
+static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                    uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4), sub = at_stride / 2;
+  const size_t mt = QE_MIN((size_t)QE_KB4_MP, m - m0);
+  for (size_t kb = 0; kb < kbs; kb++)
+    for (size_t s = 0; s < 2; s++) {
+      const size_t k0 = 4 * kb + 2 * s; /* the pair's rows k0, k0 + 1 */
+      uint8_t* dst = at + kb * at_stride + s * sub + 4 * m0;
+      for (size_t h = 0; h < mt; h += 16) {
+        __m128i r[2];
+        for (size_t j = 0; j < 2; j++) {
+          const int8_t* src = a + (k0 + j) * a_stride + m0 + h;
+          if (k0 + j >= k) {
+            r[j] = _mm_setzero_si128();
+          } else if (mt - h >= 16) {
+            r[j] = _mm_loadu_si128((const __m128i*)src);
+          } else {
+            int8_t tmp[16] = {0};
+            memcpy(tmp, src, mt - h);
+            r[j] = _mm_loadu_si128((const __m128i*)tmp);
+          }
+        }
+        const __m256i x0 = _mm256_cvtepi8_epi16(r[0]), x1 = _mm256_cvtepi8_epi16(r[1]);
+        const __m256i lo = _mm256_unpacklo_epi16(x0, x1); /* positions 0-3 | 8-11 */
+        const __m256i hi = _mm256_unpackhi_epi16(x0, x1); /* positions 4-7 | 12-15 */
+        _mm256_storeu_si256((__m256i*)(dst + 4 * h), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256((__m256i*)(dst + 4 * h + 32),
+                            _mm256_permute2x128_si256(lo, hi, 0x31));
+      }
+    }
+}
+
 /* One channel, G x 8 positions: 32 int8, lane l byte b = position 8 (b / 4) + 4 l + b % 4. */
 INLINE __m256i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
                        size_t at_stride, const qe_spmm_params* p) {
@@ -162,6 +196,41 @@ INLINE void tile(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
   }
 }
 
+/* Channel-major: each channel's 32 bytes put in position order (dword 4 l + q holds
+ * positions 8 q + 4 l .. + 3) and stored as one row of C^T. */
+INLINE void tile_cm(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
+                    const uint8_t* at, size_t at_stride, size_t mt, int8_t* c, size_t c_stride,
+                    const qe_spmm_params* p) {
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t n = n0; n < n1 && n < W->n; n++) {
+    if (qe_kb4_empty(W, n)) continue; /* the driver fills its row */
+    const __m256i v = _mm256_permutevar8x32_epi32(channel(G, W, n, at, at_stride, p), order);
+    int8_t* dst = c + n * c_stride;
+    if (mt == T) {
+      _mm256_storeu_si256((__m256i*)dst, v);
+    } else {
+      int8_t tmp[T];
+      _mm256_storeu_si256((__m256i*)tmp, v);
+      memcpy(dst, tmp, mt);
+    }
+  }
+}
+
+static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+                  size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+                  const qe_spmm_params* p) {
+  for (size_t m = mb; m < me; m += T) {
+    const size_t mt = QE_MIN((size_t)T, me - m);
+    const uint8_t* atm = at + 4 * m;
+    switch (qe_div_up(mt, 8)) {
+      case 1: tile_cm(1, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
+      case 2: tile_cm(2, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
+      case 3: tile_cm(3, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
+      default: tile_cm(4, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
+    }
+  }
+}
+
 static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                const qe_spmm_params* p) {
@@ -216,4 +285,4 @@ static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2 = {
-    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, mv};
+    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, mv, pack_cm, mm_cm};

@@ -113,6 +113,52 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
   }
 }
 
+/* Channel-major A^T [K, M]: per k-block, its 4 rows of the tile's positions interleaved
+ * bytewise. A tile of more than 16 positions keeps the order the interleave gives within
+ * 128-bit lanes: vector g lane L = positions 16 L + 4 g .. + 3, which channel()'s two packs
+ * turn back into position order (byte b of lane l = position 16 l + b), so mm_cm stores
+ * each channel's 64 bytes as they come. A tile of at most 16 positions packs vector 0 in
+ * position order, like pack(). */
+static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                    uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4), mt = QE_MIN((size_t)T, m - m0);
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  const int8_t* src = a + m0;
+  uint8_t* dst = at + 4 * m0;
+  if (mt > 16) {
+    const __mmask64 mk = qe_mask64(mt);
+    for (size_t kb = 0; kb < kbs; kb++) {
+      __m512i r[4]; /* rows past K: weight 0, any bytes */
+      for (size_t j = 0; j < 4; j++) {
+        const int8_t* row = src + QE_MIN(4 * kb + j, k - 1) * a_stride;
+        r[j] = mt == T ? _mm512_loadu_si512(row) : _mm512_maskz_loadu_epi8(mk, row);
+        r[j] = _mm512_xor_si512(r[j], flip);
+      }
+      const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
+      const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
+      uint8_t* d = dst + kb * at_stride;
+      _mm512_storeu_si512(d, _mm512_unpacklo_epi16(lo01, lo23));
+      _mm512_storeu_si512(d + 64, _mm512_unpackhi_epi16(lo01, lo23));
+      _mm512_storeu_si512(d + 128, _mm512_unpacklo_epi16(hi01, hi23));
+      _mm512_storeu_si512(d + 192, _mm512_unpackhi_epi16(hi01, hi23));
+    }
+    return;
+  }
+  const __mmask16 mk = qe_mask16(mt);
+  for (size_t kb = 0; kb < kbs; kb++) {
+    __m128i r[4];
+    for (size_t j = 0; j < 4; j++)
+      r[j] = _mm_maskz_loadu_epi8(mk, src + QE_MIN(4 * kb + j, k - 1) * a_stride);
+    const __m128i lo01 = _mm_unpacklo_epi8(r[0], r[1]), hi01 = _mm_unpackhi_epi8(r[0], r[1]);
+    const __m128i lo23 = _mm_unpacklo_epi8(r[2], r[3]), hi23 = _mm_unpackhi_epi8(r[2], r[3]);
+    __m512i x = _mm512_castsi128_si512(_mm_unpacklo_epi16(lo01, lo23));
+    x = _mm512_inserti32x4(x, _mm_unpackhi_epi16(lo01, lo23), 1);
+    x = _mm512_inserti32x4(x, _mm_unpacklo_epi16(hi01, hi23), 2);
+    x = _mm512_inserti32x4(x, _mm_unpackhi_epi16(hi01, hi23), 3);
+    _mm512_storeu_si512(dst + kb * at_stride, _mm512_xor_si512(x, flip));
+  }
+}
+
 /* eq. 5 for 33 <= sh <= 54: the high int32 of acc * m0 plus 2^(sh-33) + zo 2^(sh-32),
  * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
 INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
@@ -133,18 +179,44 @@ INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
   return _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), r->zo);
 }
 
-/* One channel, G x 16 positions: 64 int8, lane l byte b = position 16 (b / 4) + 4 l + b % 4
- * (the order of the two packs). */
-INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
-                       size_t at_stride, const qe_spmm_params* p, int32_t zo_odd) {
-  const size_t cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
-  if (cnt == 0) /* a pruned-away channel (common at high sparsity and small K): acc = bias
-                 * at every position, its eq. 5 made at pack time (c0) */
-    return _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
+/* What one channel's tiles share: its blocks and its eq. 5 constants, made once (the
+ * channel-major rows run many tiles of one channel; stores through int8_t* would make the
+ * compiler reload them from W every tile). */
+typedef struct {
+  const int32_t *kb, *w;
+  size_t cnt;
+  __m512i bias, m0, rnd, shift;
+  int exact32; /* 33 <= sh <= 54: the 32-bit form, else r */
+  qe_requant_avx512 r;
+} chan;
+
+INLINE chan chan_init(const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p,
+                      int32_t zo_odd) {
+  chan ch;
+  ch.kb = W->kb + W->ptr[n], ch.w = W->w + W->ptr[n];
+  ch.cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+  ch.bias = _mm512_set1_epi32(W->bias_u8[n]);
+  const int32_t sh = W->sh[n];
+  ch.exact32 = sh >= 33 && sh <= 54;
+  if (ch.exact32) {
+    ch.m0 = _mm512_set1_epi32(W->m0[n]);
+    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
+    ch.rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
+    ch.shift = _mm512_set1_epi32(sh - 32);
+  } else {
+    ch.r = qe_requant_avx512_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
+  }
+  return ch;
+}
+
+/* One channel with blocks, G x 16 positions: 64 int8, lane l byte b = position
+ * 16 (b / 4) + 4 l + b % 4 of the vectors as packed (the order of the two packs). */
+INLINE __m512i chan_tile(const size_t G, const chan* ch, const uint8_t* at, size_t at_stride,
+                         const qe_spmm_params* p) {
   __m512i acc[4], acc1[4];
-  const __m512i b = _mm512_set1_epi32(W->bias_u8[n]);
-  for (size_t g = 0; g < G; g++) acc[g] = b, acc1[g] = _mm512_setzero_si512();
-  const int32_t *kb = W->kb + W->ptr[n], *wv = W->w + W->ptr[n];
+  for (size_t g = 0; g < G; g++) acc[g] = ch->bias, acc1[g] = _mm512_setzero_si512();
+  const int32_t *kb = ch->kb, *wv = ch->w;
+  const size_t cnt = ch->cnt;
   size_t i = 0;
   for (; i + 2 <= cnt; i += 2) {
     const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
@@ -160,25 +232,30 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
     const __m512i w0 = _mm512_set1_epi32(wv[i]);
     for (size_t g = 0; g < G; g++) acc[g] = dpbusd(acc[g], _mm512_loadu_si512(x0 + 64 * g), w0);
   }
+  if (cnt > 1) /* one block (common at high sparsity): acc1 is still 0 */
+    for (size_t g = 0; g < G; g++) acc[g] = _mm512_add_epi32(acc[g], acc1[g]);
   __m512i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm512_setzero_si512();
-  const int32_t sh = W->sh[n];
-  if (sh >= 33 && sh <= 54) {
-    const __m512i m0 = _mm512_set1_epi32(W->m0[n]);
-    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
-    const __m512i rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
-    const __m512i shift = _mm512_set1_epi32(sh - 32);
-    for (size_t g = 0; g < G; g++)
-      y[g] = requant_high(_mm512_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
+  if (ch->exact32) {
+    for (size_t g = 0; g < G; g++) y[g] = requant_high(acc[g], ch->m0, ch->rnd, ch->shift);
   } else {
-    const qe_requant_avx512 r = qe_requant_avx512_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
-    for (size_t g = 0; g < G; g++) y[g] = requant_any(_mm512_add_epi32(acc[g], acc1[g]), &r);
+    for (size_t g = 0; g < G; g++) y[g] = requant_any(acc[g], &ch->r);
   }
   /* saturating packs: the int8 clamp to [-128, 127] of eq. 5, free */
   __m512i v = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
   if (p->qmin > -128) v = _mm512_max_epi8(v, _mm512_set1_epi8((char)p->qmin));
   if (p->qmax < 127) v = _mm512_min_epi8(v, _mm512_set1_epi8((char)p->qmax));
   return v;
+}
+
+/* One channel, G x 16 positions (chan_tile's order). */
+INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
+                       size_t at_stride, const qe_spmm_params* p, int32_t zo_odd) {
+  if (qe_kb4_empty(W, n)) /* a pruned-away channel (common at high sparsity and small K):
+                           * acc = bias at every position, its eq. 5 made at pack time (c0) */
+    return _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
+  const chan ch = chan_init(W, n, p, zo_odd);
+  return chan_tile(G, &ch, at, at_stride, p);
 }
 
 
@@ -236,6 +313,30 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
       case 3: tile(3, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
       default: tile(4, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
     }
+  }
+}
+
+/* Channel-major: channel by channel (its constants made once), the row of C^T tile by
+ * tile. Tiles of more than 16 positions come out in position order (pack_cm); a tile of
+ * at most 16 has positions 4 l .. 4 l + 3 in dword 4 l, moved together. Channels without
+ * blocks are the driver's. */
+static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+                  size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+                  const qe_spmm_params* p) {
+  const int32_t zo_odd = 1 + 2 * p->zo;
+  const __m512i first_dwords = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  for (size_t n = n0; n < n1 && n < W->n; n++) {
+    if (qe_kb4_empty(W, n)) continue;
+    const chan ch = chan_init(W, n, p, zo_odd);
+    int8_t* row = c + n * c_stride;
+    size_t m = mb;
+    for (; m + T <= me; m += T) _mm512_storeu_si512(row + m, chan_tile(4, &ch, at + 4 * m, at_stride, p));
+    if (m == me) continue;
+    const size_t mt = me - m;
+    const __m512i v = mt > 16 ? chan_tile(4, &ch, at + 4 * m, at_stride, p)
+                              : _mm512_permutexvar_epi32(
+                                    first_dwords, chan_tile(1, &ch, at + 4 * m, at_stride, p));
+    _mm512_mask_storeu_epi8(row + m, qe_mask64(mt), v);
   }
 }
 
@@ -367,4 +468,4 @@ static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni = {
-    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv};
+    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv, pack_cm, mm_cm};

@@ -29,11 +29,8 @@ static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
   return s;
 }
 
-static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
-               size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
-               const qe_spmm_params* p) {
-  qe_kb4_neon_mm(channel, W, n0, n1, at, at_stride, mb, me, c, c_stride, p);
-}
+QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
-    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__scalar, mm, NULL};
+    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__scalar, mm, NULL,
+    qe_kb4_pack_s8_cm__scalar, mm_cm};

@@ -5,6 +5,7 @@
 #include "sparse/kb4.h"
 
 #define M_TASK 64 /* positions per task (= QE_KB4_MP) */
+#define CM_SLAB 32768 /* bytes of packed activations per channel-major panel */
 
 const qe_spmm_kb4_kernel* qe_spmm_kb4_kernel_for(int isa) {
   switch (isa) {
@@ -209,7 +210,8 @@ void qe_spmm_kb4_pack(size_t n, size_t k, const int32_t* ptr, const void* kidx, 
 
 size_t qe_spmm_kb4_scratch_size(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m) {
   const qe_spmm_kb4_header* h = (const qe_spmm_kb4_header*)packed;
-  if (kern->mv && m < QE_KB4_MV_MAX_M) return m * h->kblocks * 4 + 64;
+  /* rows, and for the channel-major mode their outputs before the scatter */
+  if (kern->mv && m < QE_KB4_MV_MAX_M) return m * (h->kblocks * 4 + h->n) + 64;
   return h->kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem + 64;
 }
 
@@ -231,11 +233,25 @@ void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size
   }
 }
 
+/* The same bytes from A^T [K, M]: a[(4kb + j) * a_stride + i]. */
+void qe_kb4_pack_s8_cm__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
+                               size_t a_stride, uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4);
+  for (size_t kb = 0; kb < kbs; kb++)
+    for (size_t i = m0; i < m0 + QE_KB4_MP; i++)
+      for (size_t j = 0; j < 4; j++)
+        at[kb * at_stride + 4 * i + j] =
+            i < m && 4 * kb + j < k ? (uint8_t)a[(4 * kb + j) * a_stride + i] : 0;
+}
+
 typedef struct {
   const qe_spmm_kb4_kernel* kern;
+  qe_kb4_pack_fn pack; /* kern->pack and mm, or their channel-major pair */
+  qe_kb4_mm_fn mm;
   qe_spmm_kb4_w W;
   qe_spmm_params p;
   size_t m, a_stride, at_stride, c_stride, n_per_task, n_nchunks, nworkers;
+  size_t panel; /* channel-major: positions per panel */
   const int8_t* a;
   uint8_t* at;
   int8_t* c;
@@ -243,7 +259,7 @@ typedef struct {
 
 static void pack_task(void* ctx, size_t t) {
   const job* J = (const job*)ctx;
-  J->kern->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
+  J->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
 }
 
 static void mv_task(void* ctx, size_t t) {
@@ -259,7 +275,46 @@ static void mm_task(void* ctx, size_t t) {
   const size_t mt = t / J->n_nchunks, nt = t % J->n_nchunks;
   const size_t n0 = nt * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
   const size_t mb = mt * M_TASK, me = QE_MIN(J->m, mb + M_TASK);
-  J->kern->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
+  J->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
+}
+
+/* Channel-major: channels [n0, n1) for the positions [mb, mb + mt) packed in at, and the
+ * rows of those without blocks filled with their constant. */
+static void cm_block(const job* J, size_t n0, size_t n1, const uint8_t* at, size_t at_stride,
+                     size_t mb, size_t mt) {
+  J->mm(&J->W, n0, n1, at, at_stride, 0, mt, J->c + mb, J->c_stride, &J->p);
+  for (size_t n = n0; n < n1 && n < J->W.n; n++)
+    if (qe_kb4_empty(&J->W, n))
+      memset(J->c + n * J->c_stride + mb, qe_kb4_empty_out(&J->W, n, &J->p), mt);
+}
+
+/* Channel-major task w of nworkers: panels of J->panel positions w, w + nworkers, ..., each
+ * packed into the task's slab and run channel by channel (a channel's constants made once
+ * per panel; the slab stays in cache, where packing all of A^T first did not: a 144 x 3136
+ * projection's A^T, packed copy and output filled the 1 MiB L2). */
+static void cm_panel_task(void* ctx, size_t w) {
+  const job* J = (const job*)ctx;
+  const size_t stride = J->panel * J->kern->elem, panels = qe_div_up(J->m, J->panel);
+  uint8_t* slab = J->at + w * J->W.kblocks * stride;
+  for (size_t t = w; t < panels; t += J->nworkers) {
+    const size_t mb = t * J->panel, mt = QE_MIN(J->panel, J->m - mb);
+    for (size_t m0 = 0; m0 < mt; m0 += QE_KB4_MP)
+      J->pack(m0, mt, J->W.k, J->a + mb, J->a_stride, slab, stride);
+    cm_block(J, 0, J->W.np, slab, stride, mb, mt);
+  }
+}
+
+/* Channel-major with few panels per thread: A^T packed whole (tile tasks), then chunks of
+ * channels over all positions. */
+static void cm_pack_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  J->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
+}
+
+static void cm_channels_task(void* ctx, size_t t) {
+  const job* J = (const job*)ctx;
+  const size_t n0 = t * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
+  cm_block(J, n0, n1, J->at, J->at_stride, 0, J->m);
 }
 
 /* Task w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
@@ -271,44 +326,70 @@ static void fused_task(void* ctx, size_t w) {
   uint8_t* slab = J->at + w * J->W.kblocks * stride;
   for (size_t t = w; t < mtasks; t += J->nworkers) {
     const size_t mb = t * M_TASK, mt = QE_MIN((size_t)M_TASK, J->m - mb);
-    if (J->W.kblocks)
-      J->kern->pack(0, mt, J->W.k, J->a + mb * J->a_stride, J->a_stride, slab, stride);
-    J->kern->mm(&J->W, 0, J->W.np, slab, stride, 0, mt, J->c + mb * J->c_stride, J->c_stride,
-                &J->p);
+    if (J->W.kblocks) J->pack(0, mt, J->W.k, J->a + mb * J->a_stride, J->a_stride, slab, stride);
+    J->mm(&J->W, 0, J->W.np, slab, stride, 0, mt, J->c + mb * J->c_stride, J->c_stride, &J->p);
   }
 }
 
 /* Every output is computed by one task with the same code whatever the split, and the
  * integer sums are exact (wrapping, eq. 3), so results do not depend on num_threads. */
-void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m,
-                     const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride, int32_t zo,
-                     int32_t qmin, int32_t qmax, void* scratch, int num_threads) {
+static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, const int8_t* a,
+                size_t a_stride, int8_t* c, size_t c_stride, int32_t zo, int32_t qmin,
+                int32_t qmax, void* scratch, int num_threads, int channel_major) {
   job J;
   J.W = view(packed);
   if (m == 0 || J.W.n == 0) return;
+  if (m == 1 && a_stride == 1 && c_stride == 1) channel_major = 0; /* the same bytes */
   J.kern = kern;
+  J.pack = channel_major ? kern->pack_cm : kern->pack;
+  J.mm = channel_major ? kern->mm_cm : kern->mm;
   J.p.zo = zo, J.p.qmin = qmin, J.p.qmax = qmax;
   J.m = m, J.a = a, J.a_stride = a_stride, J.c = c, J.c_stride = c_stride;
   const size_t threads = (size_t)QE_MAX(num_threads, 1);
   J.at = (uint8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   if (kern->mv && m < QE_KB4_MV_MAX_M) {
-    /* matrix-vector: each row copied once, zero padded to whole k-blocks */
+    /* matrix-vector: each row copied once, zero padded to whole k-blocks; channel-major
+     * rows are gathered from the columns of A^T and the outputs scattered afterwards */
     const size_t kp = J.W.kblocks * 4;
     for (size_t i = 0; i < m; i++) {
-      memcpy(J.at + i * kp, a + i * a_stride, J.W.k);
+      if (channel_major)
+        for (size_t kk = 0; kk < J.W.k; kk++) J.at[i * kp + kk] = (uint8_t)a[kk * a_stride + i];
+      else
+        memcpy(J.at + i * kp, a + i * a_stride, J.W.k);
       memset(J.at + i * kp + J.W.k, 0, kp - J.W.k);
     }
+    if (channel_major) J.c = (int8_t*)J.at + m * kp, J.c_stride = J.W.n;
     const size_t chunks = QE_MIN(QE_MAX(qe_div_up(J.W.n, 64), threads > 1 ? 4 * threads : 1),
                                  J.W.np / QE_KB4_NB);
     J.n_per_task = qe_div_up(J.W.np / QE_KB4_NB, chunks) * QE_KB4_NB;
     J.n_nchunks = qe_div_up(J.W.n, J.n_per_task);
     qe_parallel_for(num_threads, m * J.n_nchunks, mv_task, &J);
+    if (channel_major)
+      for (size_t i = 0; i < m; i++)
+        for (size_t n = 0; n < J.W.n; n++) c[n * c_stride + i] = J.c[i * J.W.n + n];
     return;
   }
   const size_t mp = qe_round_up(m, QE_KB4_MP);
   J.at_stride = mp * kern->elem;
   const size_t mtasks = mp / M_TASK;
   const size_t groups = J.W.np / QE_KB4_NB;
+  if (channel_major) {
+    /* panels of about 32 KiB of packed activations */
+    const size_t panel = QE_MIN(mp, QE_MAX((size_t)QE_KB4_MP,
+                                           (CM_SLAB / QE_MAX(J.W.kblocks * kern->elem, 1)) /
+                                               QE_KB4_MP * QE_KB4_MP));
+    const size_t panels = qe_div_up(m, panel);
+    if (threads == 1 || panels >= 2 * threads) {
+      J.panel = panel;
+      J.nworkers = QE_MIN(QE_MIN(threads > 1 ? 4 * threads : 1, panels), mp / panel);
+      qe_parallel_for(num_threads, J.nworkers, cm_panel_task, &J);
+      return;
+    }
+    if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, cm_pack_task, &J);
+    J.n_per_task = qe_div_up(groups, QE_MIN(4 * threads, groups)) * QE_KB4_NB;
+    qe_parallel_for(num_threads, qe_div_up(J.W.np, J.n_per_task), cm_channels_task, &J);
+    return;
+  }
   size_t chunks = 1;
   /* split channels only when there are not two position tiles per thread: the fused single
    * pass below beats a separate packing pass (2-thread MobileNetV2, 90% 1x4: 1.60 -> 1.39 ms) */
@@ -325,4 +406,17 @@ void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t 
   }
   if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, pack_task, &J);
   qe_parallel_for(num_threads, mtasks * J.n_nchunks, mm_task, &J);
+}
+
+void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m,
+                     const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride, int32_t zo,
+                     int32_t qmin, int32_t qmax, void* scratch, int num_threads) {
+  run(kern, packed, m, a, a_stride, c, c_stride, zo, qmin, qmax, scratch, num_threads, 0);
+}
+
+void qe_spmm_kb4_run_cm(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m,
+                        const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
+                        int32_t zo, int32_t qmin, int32_t qmax, void* scratch,
+                        int num_threads) {
+  run(kern, packed, m, a, a_stride, c, c_stride, zo, qmin, qmax, scratch, num_threads, 1);
 }

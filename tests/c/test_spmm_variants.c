@@ -104,6 +104,10 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
     const size_t base = qe_spmm_kb4_packed_size(n, k, nb);
     void* packed = malloc(base + qe_spmm_kb4_mv_size(n, k, ptr, idx, 4));
     int8_t* got = malloc(m * n + 1);
+    int8_t* got_cm = malloc(n * (m + 3) + 1);
+    int8_t* a_cm = malloc(k * (m + 5) + 1);
+    for (size_t i = 0; i < m; i++)
+      for (size_t kk = 0; kk < k; kk++) a_cm[kk * (m + 5) + i] = a[i * k + kk];
     for (int with_mv = 0; with_mv <= 1; with_mv++) {
       qe_spmm_kb4_pack(n, k, ptr, idx, 4, vals, bias, m0, sh, packed);
       if (with_mv) qe_spmm_kb4_pack_mv(packed);
@@ -122,11 +126,23 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
               bad = 1;
               break;
             }
+          /* channel-major: A^T [K, M] in, C^T [N, M] out, both with padded rows */
+          memset(got_cm, 0x55, n * (m + 3));
+          qe_spmm_kb4_run_cm(kern, packed, m, a_cm, m + 5, got_cm, m + 3, zo, qmin, qmax,
+                             scratch, t);
+          for (size_t i = 0; i < m * n; i++)
+            if (got_cm[(i % n) * (m + 3) + i / n] != want[i]) {
+              printf("FAIL %s channel-major mv=%d threads=%d m=%zu n=%zu k=%zu d=%d%%: "
+                     "[%zu] want %d got %d\n", qe_spmm_kb4_kernel_name(kern), with_mv, t, m,
+                     n, k, density_pct, i, want[i], got_cm[(i % n) * (m + 3) + i / n]);
+              bad = 1;
+              break;
+            }
         }
         free(scratch);
       }
     }
-    free(ptr), free(idx), free(vals), free(packed), free(got);
+    free(ptr), free(idx), free(vals), free(packed), free(got), free(got_cm), free(a_cm);
   }
   free(w), free(a), free(bias), free(m0), free(sh), free(want);
   return bad;
