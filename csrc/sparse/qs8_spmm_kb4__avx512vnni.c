@@ -211,8 +211,8 @@ INLINE chan chan_init(const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p,
 
 /* One channel with blocks, G x 16 positions: 64 int8, lane l byte b = position
  * 16 (b / 4) + 4 l + b % 4 of the vectors as packed (the order of the two packs). */
-INLINE __m512i chan_tile(const size_t G, const chan* ch, const uint8_t* at, size_t at_stride,
-                         const qe_spmm_params* p) {
+INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, const uint8_t* at,
+                         size_t at_stride, const qe_spmm_params* p) {
   __m512i acc[4], acc1[4];
   for (size_t g = 0; g < G; g++) acc[g] = ch->bias, acc1[g] = _mm512_setzero_si512();
   const int32_t *kb = ch->kb, *wv = ch->w;
@@ -236,7 +236,7 @@ INLINE __m512i chan_tile(const size_t G, const chan* ch, const uint8_t* at, size
     for (size_t g = 0; g < G; g++) acc[g] = _mm512_add_epi32(acc[g], acc1[g]);
   __m512i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm512_setzero_si512();
-  if (ch->exact32) {
+  if (exact32) {
     for (size_t g = 0; g < G; g++) y[g] = requant_high(acc[g], ch->m0, ch->rnd, ch->shift);
   } else {
     for (size_t g = 0; g < G; g++) y[g] = requant_any(acc[g], &ch->r);
@@ -255,7 +255,8 @@ INLINE __m512i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
                            * acc = bias at every position, its eq. 5 made at pack time (c0) */
     return _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
   const chan ch = chan_init(W, n, p, zo_odd);
-  return chan_tile(G, &ch, at, at_stride, p);
+  return ch.exact32 ? chan_tile(G, 1, &ch, at, at_stride, p)
+                    : chan_tile(G, 0, &ch, at, at_stride, p);
 }
 
 
@@ -320,23 +321,39 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
  * tile. Tiles of more than 16 positions come out in position order (pack_cm); a tile of
  * at most 16 has positions 4 l .. 4 l + 3 in dword 4 l, moved together. Channels without
  * blocks are the driver's. */
+/* Channel c's row over positions [mb, me); EXACT32 constant, so that only one form's
+ * constants are live across the tiles (with both, gcc spilled an accumulator). */
+INLINE void row_cm(const int exact32, const chan* ch, const uint8_t* at, size_t at_stride,
+                   size_t mb, size_t me, int8_t* row, const qe_spmm_params* p) {
+  size_t m = mb;
+  for (; m + T <= me; m += T)
+    _mm512_storeu_si512(row + m, chan_tile(4, exact32, ch, at + 4 * m, at_stride, p));
+  if (m == me) return;
+  const size_t mt = me - m;
+  __m512i v;
+  if (mt > 16) {
+    v = chan_tile(4, exact32, ch, at + 4 * m, at_stride, p);
+  } else { /* dword 4 l holds positions 4 l .. 4 l + 3 */
+    const __m512i first_dwords = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    v = _mm512_permutexvar_epi32(first_dwords, chan_tile(1, exact32, ch, at + 4 * m, at_stride, p));
+  }
+  _mm512_mask_storeu_epi8(row + m, qe_mask64(mt), v);
+}
+
+/* Channel-major: channel by channel (its constants made once), the row of C^T tile by
+ * tile. Tiles of more than 16 positions come out in position order (pack_cm). Channels
+ * without blocks are the driver's. */
 static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                   size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                   const qe_spmm_params* p) {
   const int32_t zo_odd = 1 + 2 * p->zo;
-  const __m512i first_dwords = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   for (size_t n = n0; n < n1 && n < W->n; n++) {
     if (qe_kb4_empty(W, n)) continue;
     const chan ch = chan_init(W, n, p, zo_odd);
-    int8_t* row = c + n * c_stride;
-    size_t m = mb;
-    for (; m + T <= me; m += T) _mm512_storeu_si512(row + m, chan_tile(4, &ch, at + 4 * m, at_stride, p));
-    if (m == me) continue;
-    const size_t mt = me - m;
-    const __m512i v = mt > 16 ? chan_tile(4, &ch, at + 4 * m, at_stride, p)
-                              : _mm512_permutexvar_epi32(
-                                    first_dwords, chan_tile(1, &ch, at + 4 * m, at_stride, p));
-    _mm512_mask_storeu_epi8(row + m, qe_mask64(mt), v);
+    if (ch.exact32)
+      row_cm(1, &ch, at, at_stride, mb, me, c + n * c_stride, p);
+    else
+      row_cm(0, &ch, at, at_stride, mb, me, c + n * c_stride, p);
   }
 }
 
