@@ -102,10 +102,12 @@ static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_str
       for (size_t h = 0; h < mt; h += 16) {
         __m128i r[2];
         for (size_t j = 0; j < 2; j++) {
-          const int8_t* src = a + (k0 + j) * a_stride + m0 + h;
           if (k0 + j >= k) {
             r[j] = _mm_setzero_si128();
-          } else if (mt - h >= 16) {
+            continue;
+          }
+          const int8_t* src = a + (k0 + j) * a_stride + m0 + h;
+          if (mt - h >= 16) {
             r[j] = _mm_loadu_si128((const __m128i*)src);
           } else {
             int8_t tmp[16] = {0};

@@ -29,8 +29,45 @@ static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
   return s;
 }
 
+/* A^T [K, M] -> the signed elem = 4 layout (the bytes qe_kb4_pack_s8_cm__scalar makes), 16
+ * positions per step: the 4 rows of a k-block zipped bytewise, then by halfwords, give the
+ * 4 bytes of each position in order. The neondot kernel uses it too. */
+void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                             uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4), mt = QE_MIN((size_t)QE_KB4_MP, m - m0);
+  for (size_t kb = 0; kb < kbs; kb++) {
+    int8_t* d = (int8_t*)at + kb * at_stride + 4 * m0;
+    for (size_t h = 0; h < QE_KB4_MP; h += 16) {
+      int8x16_t r[4];
+      for (size_t j = 0; j < 4; j++) {
+        if (4 * kb + j >= k || h >= mt) {
+          r[j] = vdupq_n_s8(0);
+          continue;
+        }
+        const int8_t* src = a + (4 * kb + j) * a_stride + m0 + h;
+        if (mt - h >= 16) {
+          r[j] = vld1q_s8(src);
+        } else {
+          int8_t tmp[16] = {0};
+          memcpy(tmp, src, mt - h);
+          r[j] = vld1q_s8(tmp);
+        }
+      }
+      const int8x16x2_t z01 = vzipq_s8(r[0], r[1]), z23 = vzipq_s8(r[2], r[3]);
+      const int16x8x2_t lo =
+          vzipq_s16(vreinterpretq_s16_s8(z01.val[0]), vreinterpretq_s16_s8(z23.val[0]));
+      const int16x8x2_t hi =
+          vzipq_s16(vreinterpretq_s16_s8(z01.val[1]), vreinterpretq_s16_s8(z23.val[1]));
+      vst1q_s8(d + 4 * h, vreinterpretq_s8_s16(lo.val[0]));
+      vst1q_s8(d + 4 * h + 16, vreinterpretq_s8_s16(lo.val[1]));
+      vst1q_s8(d + 4 * h + 32, vreinterpretq_s8_s16(hi.val[0]));
+      vst1q_s8(d + 4 * h + 48, vreinterpretq_s8_s16(hi.val[1]));
+    }
+  }
+}
+
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
     "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__scalar, mm, NULL,
-    qe_kb4_pack_s8_cm__scalar, mm_cm};
+    qe_kb4_pack_s8_cm__neon, mm_cm};

@@ -289,9 +289,9 @@ static void cm_block(const job* J, size_t n0, size_t n1, const uint8_t* at, size
 }
 
 /* Channel-major task w of nworkers: panels of J->panel positions w, w + nworkers, ..., each
- * packed into the task's slab and run channel by channel (a channel's constants made once
- * per panel; the slab stays in cache, where packing all of A^T first did not: a 144 x 3136
- * projection's A^T, packed copy and output filled the 1 MiB L2). */
+ * packed into the task's slab and run channel by channel: a channel's constants are made
+ * once per panel and its row of C^T is written in order (per 64-position tile with every
+ * channel, as NHWC runs, b3_expand_56 at 95% took 27 us against 18). */
 static void cm_panel_task(void* ctx, size_t w) {
   const job* J = (const job*)ctx;
   const size_t stride = J->panel * J->kern->elem, panels = qe_div_up(J->m, J->panel);
