@@ -89,6 +89,13 @@ static void pack(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride
   }
 }
 
+/* vpshufb indices that move bytes 16 - t .. 15 down to 0 .. t - 1 and zero the rest:
+ * the 16 bytes at kSlide + 16 - t */
+static const int8_t kSlide[32] = {0,    1,    2,    3,    4,    5,    6,    7,
+                                  8,    9,    10,   11,   12,   13,   14,   15,
+                                  -128, -128, -128, -128, -128, -128, -128, -128,
+                                  -128, -128, -128, -128, -128, -128, -128, -128};
+
 /* The same layout from A^T [K, M]: per 8 positions, the two rows of a pair widened to int16
  * and interleaved (within 128-bit lanes, so a lane swap puts positions in order). */
 static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
@@ -109,6 +116,10 @@ static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_str
           const int8_t* src = a + (k0 + j) * a_stride + m0 + h;
           if (mt - h >= 16) {
             r[j] = _mm_loadu_si128((const __m128i*)src);
+          } else if (m0 + h >= 16) { /* the 16 bytes ending at the tail's end, moved down */
+            const size_t tail = mt - h;
+            r[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i*)(src + tail - 16)),
+                                    _mm_loadu_si128((const __m128i*)(kSlide + 16 - tail)));
           } else {
             int8_t tmp[16] = {0};
             memcpy(tmp, src, mt - h);
@@ -210,11 +221,20 @@ INLINE void tile_cm(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1
     int8_t* dst = c + n * c_stride;
     if (mt == T) {
       _mm256_storeu_si256((__m256i*)dst, v);
-    } else {
-      int8_t tmp[T];
-      _mm256_storeu_si256((__m256i*)tmp, v);
-      memcpy(dst, tmp, mt);
+      continue;
     }
+    /* the first mt bytes in pieces of 16, 8, 4, 1 (a memcpy per channel cost more than the
+     * rest of a 17-position tail) */
+    __m128i x = _mm256_castsi256_si128(v);
+    size_t i = 0;
+    if (mt >= 16) _mm_storeu_si128((__m128i*)dst, x), x = _mm256_extracti128_si256(v, 1), i = 16;
+    if (mt - i >= 8) _mm_storel_epi64((__m128i*)(dst + i), x), x = _mm_srli_si128(x, 8), i += 8;
+    if (mt - i >= 4) {
+      const int32_t d = _mm_cvtsi128_si32(x);
+      memcpy(dst + i, &d, 4);
+      x = _mm_srli_si128(x, 4), i += 4;
+    }
+    for (int32_t d = _mm_cvtsi128_si32(x); i < mt; i++, d >>= 8) dst[i] = (int8_t)d;
   }
 }
 
