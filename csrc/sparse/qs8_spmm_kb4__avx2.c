@@ -223,18 +223,9 @@ INLINE void tile_cm(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1
       _mm256_storeu_si256((__m256i*)dst, v);
       continue;
     }
-    /* the first mt bytes in pieces of 16, 8, 4, 1 (a memcpy per channel cost more than the
-     * rest of a 17-position tail) */
-    __m128i x = _mm256_castsi256_si128(v);
-    size_t i = 0;
-    if (mt >= 16) _mm_storeu_si128((__m128i*)dst, x), x = _mm256_extracti128_si256(v, 1), i = 16;
-    if (mt - i >= 8) _mm_storel_epi64((__m128i*)(dst + i), x), x = _mm_srli_si128(x, 8), i += 8;
-    if (mt - i >= 4) {
-      const int32_t d = _mm_cvtsi128_si32(x);
-      memcpy(dst + i, &d, 4);
-      x = _mm_srli_si128(x, 4), i += 4;
-    }
-    for (int32_t d = _mm_cvtsi128_si32(x); i < mt; i++, d >>= 8) dst[i] = (int8_t)d;
+    int8_t tmp[T];
+    _mm256_storeu_si256((__m256i*)tmp, v);
+    memcpy(dst, tmp, mt);
   }
 }
 
