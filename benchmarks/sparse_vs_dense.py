@@ -23,7 +23,8 @@ table shows the medians of the samples in ms:
          does (an int8 VNNI kernel should be faster still), for context
 Crossover: the lowest sparsity of the sweep from which the best sparse format stays faster
 than dense (interpolated linearly between sweep points; "<s0" = faster at every point),
-for unstructured pruning (best of csr, bsr4, kb4) and for 1x4 block pruning (kb4s).
+for unstructured pruning (best of csr, bsr4, kb4), for 1x4 block pruning (kb4s) and for
+the same in the channel-major layout (kb4cm).
 "sp" = best unstructured; x columns are speed-ups (dense or scipy time / sparse time):
 dense/sp and scipy/sp on the unstructured weights, dense/kb4s and scipys/kb4s on the 1x4-pruned,
 d/cm and sc/cm: dense/kb4cm and scipys/kb4cm.
@@ -115,7 +116,7 @@ def main(argv=None):
     print("-" * len(head))
     summary = []
     for name, m, n, k in load_shapes(set(args.only.split(",")) - {""}):
-        best, blocked, dense_col = [], [], []
+        best, blocked, channel_major, dense_col = [], [], [], []
         for s in sparsities:
             a, w, bias, m0, sh = make_layer(rng, m, n, k, s)
             csr = K.dense_to_csr(w)
@@ -145,6 +146,7 @@ def main(argv=None):
             sparse = min(t["csr"], t["bsr4"], t["kb4"])
             best.append(sparse)
             blocked.append(t["kb4s"])
+            channel_major.append(t["kb4cm"])
             dense_col.append(t["dense"])
             print(f"{name:16s} {m:5d} {n:5d} {k:5d} {s:4.0%} {t['csr']:7.3f} {t['bsr4']:7.3f} "
                   f"{t['kb4']:7.3f} {t['kb4s']:7.3f} {t['kb4cm']:7.3f} {t['dense']:7.3f} "
@@ -152,11 +154,12 @@ def main(argv=None):
                   f"{t['dense'] / t['kb4s']:9.2f}x {t['scipy'] / sparse:7.1f}x "
                   f"{t['scipys'] / t['kb4s']:10.1f}x {t['dense'] / t['kb4cm']:5.2f}x "
                   f"{t['scipys'] / t['kb4cm']:5.1f}x", flush=True)
-        summary.append((name, m, n, k, crossover(sparsities, best, dense_col),
-                        crossover(sparsities, blocked, dense_col)))
-    print("\ncrossover sparsity (faster than dense from here on): unstructured | 1x4 blocks")
-    for name, m, n, k, x, xb in summary:
-        print(f"  {name:16s} ({m}, {n}, {k}): {x:>5s} | {xb:>5s}")
+        summary.append((name, m, n, k) + tuple(crossover(sparsities, times, dense_col)
+                                               for times in (best, blocked, channel_major)))
+    print("\ncrossover sparsity (faster than dense from here on): unstructured | 1x4 blocks | "
+          "1x4 channel-major")
+    for name, m, n, k, x, xb, xc in summary:
+        print(f"  {name:16s} ({m}, {n}, {k}): {x:>5s} | {xb:>5s} | {xc:>5s}")
 
 
 if __name__ == "__main__":

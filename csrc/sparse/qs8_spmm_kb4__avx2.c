@@ -229,35 +229,37 @@ INLINE void tile_cm(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1
   }
 }
 
-static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
-                  size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
-                  const qe_spmm_params* p) {
+/* Positions [mb, me) in tiles of T: C [M, N], or C^T [N, M] when channel_major. */
+INLINE void tiles(const int channel_major, const qe_spmm_kb4_w* W, size_t n0, size_t n1,
+                  const uint8_t* at, size_t at_stride, size_t mb, size_t me, int8_t* c,
+                  size_t c_stride, const qe_spmm_params* p) {
   for (size_t m = mb; m < me; m += T) {
     const size_t mt = QE_MIN((size_t)T, me - m);
     const uint8_t* atm = at + 4 * m;
+    int8_t* cm = channel_major ? c + m : c + m * c_stride;
+#define QE_TILE(G)                                                  \
+  (channel_major ? tile_cm(G, W, n0, n1, atm, at_stride, mt, cm, c_stride, p) \
+                 : tile(G, W, n0, n1, atm, at_stride, mt, cm, c_stride, p))
     switch (qe_div_up(mt, 8)) {
-      case 1: tile_cm(1, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
-      case 2: tile_cm(2, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
-      case 3: tile_cm(3, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
-      default: tile_cm(4, W, n0, n1, atm, at_stride, mt, c + m, c_stride, p); break;
+      case 1: QE_TILE(1); break;
+      case 2: QE_TILE(2); break;
+      case 3: QE_TILE(3); break;
+      default: QE_TILE(4); break;
     }
+#undef QE_TILE
   }
 }
 
 static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                const qe_spmm_params* p) {
-  for (size_t m = mb; m < me; m += T) {
-    const size_t mt = QE_MIN((size_t)T, me - m);
-    const uint8_t* atm = at + 4 * m;
-    int8_t* cm = c + m * c_stride;
-    switch (qe_div_up(mt, 8)) {
-      case 1: tile(1, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
-      case 2: tile(2, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
-      case 3: tile(3, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
-      default: tile(4, W, n0, n1, atm, at_stride, mt, cm, c_stride, p); break;
-    }
-  }
+  tiles(0, W, n0, n1, at, at_stride, mb, me, c, c_stride, p);
+}
+
+static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
+                  size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+                  const qe_spmm_params* p) {
+  tiles(1, W, n0, n1, at, at_stride, mb, me, c, c_stride, p);
 }
 
 /* Matrix-vector (M < 4): 8 blocks of a channel per step, their activation dwords gathered
