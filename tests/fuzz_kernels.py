@@ -443,6 +443,54 @@ def fuzz_spmm_csr(data):
               must_fail=bad or edit != "")
 
 
+def fuzz_spmm_kblock(data):
+    """The 1x4 K-blocked format: pack_spmm_kblock, then run (A [M, K]) or
+    run_channel_major (A^T [K, M] -> C^T [N, M]), with now and then a malformed block
+    structure or activations of the wrong K."""
+    rng = rng_of(data)
+    m, n, k = (data.draw(st.one_of(st.integers(0, 3), st.integers(4, 80)), label=d)
+               for d in "MNK")
+    a = np.ascontiguousarray(int8s(data, rng, (m, k), name="a"))
+    w = K.kblock_prune(np.ascontiguousarray(int8s(data, rng, (n, k), -127, 127, name="w")),
+                       data.draw(st.floats(0, 1), label="block sparsity"))
+    kptr, kidx, kvals = (x.copy() for x in K.dense_to_kblock(w))
+    bias = rng.integers(-2**31, 2**31, size=n)
+    m0, sh, bad = requant(data, rng, n)
+    zo = ZPS.draw(data, "zo")
+    qmin, qmax = clamp_pair(data)
+    threads = THREADS.draw(data, "threads")
+    mv = data.draw(st.booleans(), label="mv section")
+    channel_major = data.draw(st.booleans(), label="channel-major")
+    edit = Mostly(st.just(""), st.sampled_from(
+        ["ptr_last", "idx_big", "past_k", "vals_cols", "a_k"]), 5).draw(data, "kblock edit")
+    last = np.flatnonzero(kidx == (k - 1) // 4) if k % 4 else np.array([], int)
+    if edit == "ptr_last":
+        kptr[-1] += 1
+    elif edit == "idx_big" and kidx.size:
+        kidx[0] = -(-k // 4)
+    elif edit == "past_k" and last.size:
+        kvals[last[0], 3] = 1  # a weight in the last block's columns past K
+    elif edit == "vals_cols":
+        kvals = np.ascontiguousarray(kvals[:, :3])
+    elif edit == "a_k":
+        a = np.ascontiguousarray(int8s(data, rng, (m, k + 1), name="a"))
+    else:
+        edit = ""
+
+    def call():
+        p = K.pack_spmm_kblock(kptr, kidx, kvals, n, k, bias, m0, sh, mv=mv)
+        if channel_major:
+            return p.run_channel_major(np.ascontiguousarray(a.T), zo, qmin, qmax, threads)
+        return p.run(a, zo, qmin, qmax, threads)
+
+    def reference():
+        want = R.qgemm(a, w, bias, m0, sh, zo, qmin, qmax)[0]
+        return np.ascontiguousarray(want.T) if channel_major else want
+
+    with on_variant(data):
+        check("spmm_kblock", call, reference, must_fail=bad or edit != "")
+
+
 FUZZERS = {
     "qgemm": fuzz_qgemm, "qconv2d": fuzz_qconv2d, "maxpool2d": fuzz_maxpool2d,
     "avgpool2d": fuzz_avgpool2d, "global_avgpool": fuzz_global_avgpool,
@@ -452,6 +500,7 @@ FUZZERS = {
 }
 if hasattr(K, "spmm_csr"):
     FUZZERS["spmm_csr"] = fuzz_spmm_csr
+    FUZZERS["spmm_kblock"] = fuzz_spmm_kblock
 
 
 def main(examples, only=None):
