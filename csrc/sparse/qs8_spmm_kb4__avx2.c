@@ -6,7 +6,9 @@
  * {a[m, 4kb + 2s], a[m, 4kb + 2s + 1]} per position; a block is then two vpmaddwd per 8
  * positions, by the broadcast weight pairs {w0, w1} and {w2, w3}. eq. 5 in registers (the
  * exact 32-bit form for 33 <= sh <= 54, else eq. 6 of requant__avx2.h), two saturating
- * packs, a 16 x 16 byte transpose per 128-bit lane, and rows of 16 channels stored to C. */
+ * packs, a 16 x 16 byte transpose per 128-bit lane, and rows of 16 channels stored to C.
+ * Channel-major (pack_cm, tile_cm): the same layout packed from A^T, and each channel's 32
+ * bytes put in position order by one vpermd and stored as a row of C^T. */
 #include <immintrin.h>
 #include <string.h>
 

@@ -11,7 +11,11 @@
  * (the 32-bit form of the dense kernel for 33 <= sh <= 54, else the 64-bit helper of
  * requant__avx512.h) and two saturating packs to 64 bytes. 16 channels of 64 bytes are
  * transposed within 128-bit lanes (16 x 16 bytes, four at once) into rows of 16 channels
- * of one position, stored straight to C [M, N]. */
+ * of one position, stored straight to C [M, N].
+ *
+ * Channel-major (pack_cm, mm_cm; docs/SPARSE.md): A^T rows interleaved bytewise in an order
+ * the two packs undo, so each channel's 64 bytes are a row of C^T as they come; channel by
+ * channel over a panel of positions, no transposes. */
 #include <immintrin.h>
 #include <string.h>
 

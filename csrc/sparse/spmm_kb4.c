@@ -304,13 +304,8 @@ static void cm_panel_task(void* ctx, size_t w) {
   }
 }
 
-/* Channel-major with few panels per thread: A^T packed whole (tile tasks), then chunks of
- * channels over all positions. */
-static void cm_pack_task(void* ctx, size_t t) {
-  const job* J = (const job*)ctx;
-  J->pack(t * QE_KB4_MP, J->m, J->W.k, J->a, J->a_stride, J->at, J->at_stride);
-}
-
+/* Channel-major with few panels per thread: after A^T is packed whole (pack_task), chunks
+ * of channels over all positions. */
 static void cm_channels_task(void* ctx, size_t t) {
   const job* J = (const job*)ctx;
   const size_t n0 = t * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
@@ -385,7 +380,7 @@ static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, co
       qe_parallel_for(num_threads, J.nworkers, cm_panel_task, &J);
       return;
     }
-    if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, cm_pack_task, &J);
+    if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, pack_task, &J);
     J.n_per_task = qe_div_up(groups, QE_MIN(4 * threads, groups)) * QE_KB4_NB;
     qe_parallel_for(num_threads, qe_div_up(J.W.np, J.n_per_task), cm_channels_task, &J);
     return;
