@@ -8,11 +8,12 @@ cdef class PackedGemm:
     cdef readonly object packed      # uint8 ndarray: the packed blob
     cdef readonly size_t n, k
     cdef readonly str isa
-    cdef object _scratch
+    cdef ScratchCache _scratch
 
     def __cinit__(self, const int8_t[:, ::1] w, const int32_t[::1] bias,
                   const int32_t[::1] m0, const int32_t[::1] sh, str isa):
         self.isa = isa
+        self._scratch = ScratchCache()
         self.kernel = qe_gemm_kernel_for(isa_names().index(isa))
         self.n = w.shape[0]
         self.k = w.shape[1]
@@ -46,10 +47,7 @@ cdef class PackedGemm:
         if m == 0 or self.n == 0:
             return out
         need = qe_gemm_scratch_size(self.kernel, m, self.k) + 1
-        # take the cached buffer (under the GIL, so concurrent calls never share one)
-        scratch, self._scratch = self._scratch, None
-        if scratch is None or scratch.shape[0] < need:
-            scratch = np.empty(need, dtype=np.uint8)
+        scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
@@ -58,5 +56,5 @@ cdef class PackedGemm:
         with nogil:
             qe_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, w, c, self.n, zo, qmin,
                         qmax, s, num_threads)
-        self._scratch = scratch
+        self._scratch.give(scratch)
         return out

@@ -62,6 +62,32 @@ cdef object new_output(tuple shape, dtype):
     return aligned_bytes(nbytes).view(dt).reshape(shape)
 
 
+cdef class ScratchCache:
+    """The scratch buffer a packed layer reuses between calls (page faults cost more than a
+    run). take() hands it out and forgets it, under the GIL, so concurrent calls never
+    share one; give() keeps it for the next call."""
+    cdef object buf
+
+    cdef object take(self, size_t need):
+        buf, self.buf = self.buf, None
+        if buf is None or buf.shape[0] < need:
+            buf = np.empty(need, dtype=np.uint8)
+        return buf
+
+    cdef void give(self, object buf):
+        self.buf = buf
+
+
+cdef object int8_out(object out, tuple shape):
+    """A new int8 array of `shape` (new_output), or `out` checked to be one to write into."""
+    if out is None:
+        return new_output(shape, np.int8)
+    if not (isinstance(out, np.ndarray) and out.dtype == np.int8 and out.shape == shape
+            and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous int8 array of shape {shape}")
+    return out
+
+
 cdef check_requant_out(int zo, int qmin, int qmax, int num_threads, int lo=-128, int hi=127):
     """Cheap re-check of the scalar arguments every kernel takes (the C side trusts them)."""
     if not (lo <= zo <= hi and lo <= qmin <= qmax <= hi):

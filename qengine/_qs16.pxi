@@ -11,11 +11,12 @@ cdef class PackedGemm16:
     cdef readonly object packed
     cdef readonly size_t n, k
     cdef readonly str isa
-    cdef object _scratch
+    cdef ScratchCache _scratch
 
     def __cinit__(self, const int8_t[:, ::1] w, const int64_t[::1] bias,
                   const int32_t[::1] m0, const int32_t[::1] sh, str isa):
         self.isa = isa
+        self._scratch = ScratchCache()
         self.kernel = qe_qs16_gemm_kernel_for(isa_names().index(isa))
         self.n = w.shape[0]
         self.k = w.shape[1]
@@ -52,10 +53,7 @@ cdef class PackedGemm16:
         if m == 0 or self.n == 0:
             return out
         need = qe_qs16_gemm_scratch_size(self.kernel, m, self.k) + 1
-        # take the cached buffer (under the GIL, so concurrent calls never share one)
-        scratch, self._scratch = self._scratch, None
-        if scratch is None or scratch.shape[0] < need:
-            scratch = np.empty(need, dtype=np.uint8)
+        scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
         cdef void* cp = array_data(out)
@@ -64,7 +62,7 @@ cdef class PackedGemm16:
         with nogil:
             qe_qs16_gemm_run(self.kernel, m, self.n, self.k, ap, self.k, w, cp, self.n, out8,
                              zo, qmin, qmax, s, num_threads)
-        self._scratch = scratch
+        self._scratch.give(scratch)
         return out
 
 

@@ -15,13 +15,14 @@ cdef class PackedSpmm:
     cdef readonly size_t n, k, nblocks
     cdef readonly int block
     cdef readonly str isa
-    cdef object _scratch             # reused between calls (page faults cost more than runs)
+    cdef ScratchCache _scratch
 
     def __cinit__(self, const int32_t[::1] ptr, const uint8_t[::1] idx, int idx_bytes,
                   const int8_t[::1] values, size_t n, size_t k, int block,
                   const int32_t[::1] bias, const int32_t[::1] m0, const int32_t[::1] sh,
                   str isa):
         self.isa = isa
+        self._scratch = ScratchCache()
         self.kernel = qe_spmm_kernel_for(isa_names().index(isa))
         self.n, self.k, self.block = n, k, block
         self.nblocks = idx.shape[0] // idx_bytes
@@ -52,21 +53,12 @@ cdef class PackedSpmm:
             raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t m = a.shape[0]
-        if out is None:
-            out = new_output((m, self.n), np.int8)
-        elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
-                  and out.shape == (m, self.n) and out.flags.c_contiguous
-                  and out.flags.writeable):
-            raise ValueError(f"out must be a writeable C-contiguous int8 array of shape "
-                             f"({m}, {self.n})")
+        out = int8_out(out, (m, self.n))
         if m == 0 or self.n == 0:
             return out
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
         need = qe_spmm_scratch_size(w, m) + 1
-        # take the cached buffer (under the GIL, so concurrent calls never share one)
-        scratch, self._scratch = self._scratch, None
-        if scratch is None or scratch.shape[0] < need:
-            scratch = np.empty(need, dtype=np.uint8)
+        scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)
         cdef int8_t zero = 0
@@ -74,7 +66,7 @@ cdef class PackedSpmm:
         with nogil:
             qe_spmm_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
                         num_threads)
-        self._scratch = scratch
+        self._scratch.give(scratch)
         return out
 
 
@@ -87,13 +79,14 @@ cdef class PackedSpmmKb4:
     cdef readonly object packed
     cdef readonly size_t n, k, nblocks
     cdef readonly str isa
-    cdef object _scratch
+    cdef ScratchCache _scratch
 
     def __cinit__(self, const int32_t[::1] ptr, const uint8_t[::1] idx, int idx_bytes,
                   const int8_t[::1] values, size_t n, size_t k,
                   const int32_t[::1] bias, const int32_t[::1] m0, const int32_t[::1] sh,
                   str isa, bint mv=True):
         self.isa = isa
+        self._scratch = ScratchCache()
         self.kernel = qe_spmm_kb4_kernel_for(isa_names().index(isa))
         self.n, self.k = n, k
         self.nblocks = idx.shape[0] // idx_bytes
@@ -141,21 +134,12 @@ cdef class PackedSpmmKb4:
     cdef _run(self, const int8_t[:, ::1] a, size_t m, int zo, int qmin, int qmax,
               int num_threads, out, bint channel_major):
         check_requant_out(zo, qmin, qmax, num_threads)
-        shape = (self.n, m) if channel_major else (m, self.n)
-        if out is None:
-            out = new_output(shape, np.int8)
-        elif not (isinstance(out, np.ndarray) and out.dtype == np.int8
-                  and out.shape == shape and out.flags.c_contiguous
-                  and out.flags.writeable):
-            raise ValueError(f"out must be a writeable C-contiguous int8 array of shape "
-                             f"{shape}")
+        out = int8_out(out, (self.n, m) if channel_major else (m, self.n))
         if m == 0 or self.n == 0:
             return out
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
         need = qe_spmm_kb4_scratch_size(self.kernel, w, m) + 1
-        scratch, self._scratch = self._scratch, None
-        if scratch is None or scratch.shape[0] < need:
-            scratch = np.empty(need, dtype=np.uint8)
+        scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)
         cdef int8_t zero = 0
@@ -167,5 +151,5 @@ cdef class PackedSpmmKb4:
             else:
                 qe_spmm_kb4_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
                                 num_threads)
-        self._scratch = scratch
+        self._scratch.give(scratch)
         return out

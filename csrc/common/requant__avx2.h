@@ -20,8 +20,7 @@ typedef struct {
   __m128i shift;
   /* the 32-bit form (high): 33 <= sh <= sh_max(zo), as qe_requant_col_high of AVX-512 */
   int high;
-  __m256i rnd32, qmin, qmax;
-  __m128i shift32;
+  __m256i rnd32, shift32, qmin, qmax;
 } qe_requant_avx2;
 
 static inline qe_requant_avx2 qe_requant_avx2_init(int32_t m0, int32_t sh, int32_t zo,
@@ -32,7 +31,7 @@ static inline qe_requant_avx2 qe_requant_avx2_init(int32_t m0, int32_t sh, int32
   r.rnd32 = _mm256_set1_epi32(r.high ? (int32_t)(((int64_t)1 << (sh - 33)) +
                                                   (int64_t)zo * ((int64_t)1 << (sh - 32)))
                                      : 0);
-  r.shift32 = _mm_cvtsi32_si128(sh - 32);
+  r.shift32 = _mm256_set1_epi32(sh - 32);
   r.qmin = _mm256_set1_epi32(qmin);
   r.qmax = _mm256_set1_epi32(qmax);
   r.m0 = _mm256_set1_epi64x(m0);
@@ -51,17 +50,24 @@ static inline __m256i qe_requant_avx2_half(__m256i acc_even, const qe_requant_av
   return _mm256_blendv_epi8(u, r->hi, _mm256_cmpgt_epi64(u, r->hi));
 }
 
-/* 8 int32 accumulators -> 8 int32 outputs in [qmin, qmax]. The 32-bit form when r->high:
- * with p = acc * m0 = P 2^32 + L (0 <= L < 2^32), (p + 2^(sh-1)) >> sh == (P + 2^(sh-33))
- * >> (sh - 32) exactly (L cannot carry), and zo 2^(sh-32) added before the shift adds zo
- * after it; |P| <= 2^30, so the sum fits int32 (docs/QUANTIZATION.md, eq. 5). */
+/* The 32-bit form of eq. 5, for 33 <= sh <= sh_max(zo): with p = acc * m0 = P 2^32 + L
+ * (0 <= L < 2^32), (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32) exactly (L cannot
+ * carry), and zo 2^(sh-32) added before the shift adds zo after it; |P| <= 2^30, so the sum
+ * fits int32 (docs/QUANTIZATION.md, eq. 5). m0 in the low int32 of each 64-bit lane (what
+ * vpmuldq reads), rnd32 = 2^(sh-33) + zo 2^(sh-32), shift32 = sh - 32 (vpsravd by a vector:
+ * 1 uop, vpsrad by an xmm count: 2). Returns y + zo, unclamped. */
+static inline __m256i qe_requant_avx2_high32(__m256i acc, __m256i m0, __m256i rnd32,
+                                             __m256i shift32) {
+  const __m256i even = _mm256_mul_epi32(acc, m0);
+  const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m0);
+  const __m256i p = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  return _mm256_srav_epi32(_mm256_add_epi32(p, rnd32), shift32);
+}
+
+/* 8 int32 accumulators -> 8 int32 outputs in [qmin, qmax]: the 32-bit form when r->high. */
 static inline __m256i qe_requant_avx2_8(__m256i acc, const qe_requant_avx2* r) {
   if (r->high) {
-    const __m256i m0 = r->m0; /* vpmuldq reads the low int32 of each 64-bit lane */
-    const __m256i even = _mm256_mul_epi32(acc, m0);
-    const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m0);
-    const __m256i p = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-    const __m256i y = _mm256_sra_epi32(_mm256_add_epi32(p, r->rnd32), r->shift32);
+    const __m256i y = qe_requant_avx2_high32(acc, r->m0, r->rnd32, r->shift32);
     return _mm256_min_epi32(_mm256_max_epi32(y, r->qmin), r->qmax);
   }
   const __m256i even = qe_requant_avx2_half(acc, r);

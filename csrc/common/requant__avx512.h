@@ -65,20 +65,27 @@ static inline __attribute__((always_inline)) __m512i qe_requant_col_any(
   return _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xA0);
 }
 
-/* eq. 5 when 33 <= sh <= sh_max(zo) (the converter makes sh >= 33 whenever M < 2^-2):
+/* eq. 5 when 33 <= sh <= sh_max(zo) (the converter makes sh >= 33 whenever M < 2^-2),
+ * m0 and m0_odd: the multipliers of the even and the odd lanes in the low int32 of each
+ * 64-bit lane, rnd32 = 2^(sh-33) + zo 2^(sh-32), sh32 = sh - 32 per lane:
  * with p = acc * m0 = P * 2^32 + L, 0 <= L < 2^32, and 2^(sh-1) = 2^(sh-33) * 2^32, the
  * low word L cannot carry, so (p + 2^(sh-1)) >> sh == (P + 2^(sh-33)) >> (sh - 32)
  * exactly. Adding zo * 2^(sh-32) before the shift adds zo after it, exactly. P (the high
  * int32 of the product) has |P| <= 2^30 and |zo * 2^(sh-32)| <= 2^29, so the sum fits in
  * int32. Only the products are 64-bit: 7 instructions per 16 outputs instead of 15.
  * Returns y + zo, unclamped. */
-static inline __attribute__((always_inline)) __m512i qe_requant_col_high(
-    __m512i acc, const qe_requant_col* r) {
-  const __m512i even = _mm512_mul_epi32(acc, r->m0);
-  const __m512i odd = _mm512_mul_epi32(qe_odd_lanes(acc), r->m0_odd);
+static inline __attribute__((always_inline)) __m512i qe_requant_high32(
+    __m512i acc, __m512i m0, __m512i m0_odd, __m512i rnd32, __m512i sh32) {
+  const __m512i even = _mm512_mul_epi32(acc, m0);
+  const __m512i odd = _mm512_mul_epi32(qe_odd_lanes(acc), m0_odd);
   /* high int32 of each product: odd ones are in place, even ones move down */
   const __m512i p = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
-  return _mm512_srav_epi32(_mm512_add_epi32(p, r->rnd32), r->sh32);
+  return _mm512_srav_epi32(_mm512_add_epi32(p, rnd32), sh32);
+}
+
+static inline __attribute__((always_inline)) __m512i qe_requant_col_high(
+    __m512i acc, const qe_requant_col* r) {
+  return qe_requant_high32(acc, r->m0, r->m0_odd, r->rnd32, r->sh32);
 }
 
 /* eq. 5 with one m0, sh, zo, qmin, qmax for every lane (elementwise ops, pooling). */

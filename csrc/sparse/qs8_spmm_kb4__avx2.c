@@ -161,18 +161,14 @@ INLINE __m256i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
   __m256i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm256_setzero_si256();
   const int32_t sh = W->sh[n];
-  if (sh >= 33 && sh <= 54) { /* exact 32-bit form, see qs8_spmm_kb4__avx512vnni.c */
+  if (sh >= 33 && sh <= 54) { /* the 32-bit form (sh_max(zo) = 54 for every int8 zo); the
+                              * packs below clamp, so no qe_requant_avx2 and its clamps */
     const __m256i m0 = _mm256_set1_epi32(W->m0[n]);
     const __m256i rnd = _mm256_set1_epi32(
         (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
-    const __m256i shift = _mm256_set1_epi32(sh - 32); /* vpsravd: 1 uop, vpsrad xmm: 2 */
-    for (size_t g = 0; g < G; g++) {
-      const __m256i s = _mm256_add_epi32(acc[g], acc1[g]);
-      const __m256i even = _mm256_mul_epi32(s, m0);
-      const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(s, 32), m0);
-      const __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-      y[g] = _mm256_srav_epi32(_mm256_add_epi32(hi, rnd), shift);
-    }
+    const __m256i shift = _mm256_set1_epi32(sh - 32);
+    for (size_t g = 0; g < G; g++)
+      y[g] = qe_requant_avx2_high32(_mm256_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
   } else {
     const qe_requant_avx2 r = qe_requant_avx2_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
     for (size_t g = 0; g < G; g++) y[g] = qe_requant_avx2_8(_mm256_add_epi32(acc[g], acc1[g]), &r);

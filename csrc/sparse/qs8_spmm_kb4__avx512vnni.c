@@ -163,20 +163,6 @@ static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_str
   }
 }
 
-/* eq. 5 for 33 <= sh <= 54: the high int32 of acc * m0 plus 2^(sh-33) + zo 2^(sh-32),
- * shifted by sh - 32, is exact (see qs8_gemm__avx512vnni.c requant16_high). */
-INLINE __m512i requant_high(__m512i acc, __m512i m0, __m512i rnd, __m512i shift) {
-  const __m512i even = _mm512_mul_epi32(acc, m0);
-  /* odd lanes move down by a shuffle (port 5): the multiplies and shifts of port 0 are the
-   * bottleneck here */
-  const __m512i odd = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, (_MM_PERM_ENUM)0xF5), m0);
-  /* even lanes take the high halves of the even products by a masked shuffle (port 5; a
-   * shift and a blend would add a port-0 uop) */
-  const __m512i hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xF5);
-  /* vpsravd by a broadcast count: one port-0 uop (vpsrad by an xmm count is two, p0 + p5) */
-  return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), shift);
-}
-
 INLINE __m512i requant_any(__m512i acc, const qe_requant_avx512* r) {
   const __m256i lo = qe_requant_avx512_8(_mm512_castsi512_si256(acc), r);
   const __m256i hi = qe_requant_avx512_8(_mm512_extracti64x4_epi64(acc, 1), r);
@@ -190,7 +176,7 @@ typedef struct {
   const int32_t *kb, *w;
   size_t cnt;
   __m512i bias, m0, rnd, shift;
-  int exact32; /* 33 <= sh <= 54: the 32-bit form, else r */
+  int exact32; /* 33 <= sh <= 54 (sh_max(zo) for every int8 zo): qe_requant_high32, else r */
   qe_requant_avx512 r;
 } chan;
 
@@ -241,7 +227,8 @@ INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, cons
   __m512i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm512_setzero_si512();
   if (exact32) {
-    for (size_t g = 0; g < G; g++) y[g] = requant_high(acc[g], ch->m0, ch->rnd, ch->shift);
+    for (size_t g = 0; g < G; g++)  /* one m0 for even and odd lanes */
+      y[g] = qe_requant_high32(acc[g], ch->m0, ch->m0, ch->rnd, ch->shift);
   } else {
     for (size_t g = 0; g < G; g++) y[g] = requant_any(acc[g], &ch->r);
   }
