@@ -10,13 +10,15 @@ by non-negative least squares (docs/SPARSE.md, "Cost model"):
   sparse, M < 4:   t = c_mv_pair * M*P + c_mv_out * M*N
   1x4, M >= 4:     t = c_call + c_pack * Mq*K + c_out * Mq*N + c_blk * Mq*B   Mq = round_up(M, 16)
   1x4, M < 4:      t = c_call + c_mv_blk * M*B + c_mv_out * M*N
-  dense:           t = c_call + c_mac * M*Np*Kp + c_dout * M*Np   (N, K padded to the tile)
+  dense, M >= 4:   t = c_call + c_mac * M*Np*Kp + c_dout * M*Np   (N, K padded to the tile)
 
 P is the number of packed pairs of blocks (K.pack_spmm(...).npairs), B the number of 1x4
 blocks (K.pack_spmm(..., block="1x4").nblocks): (1 - s) N ceil(K/4) for 1x4-block pruning
 at sparsity s, N ceil(K/4) (1 - s^4) for unstructured pruning. The 1x4 rows are fitted on
 both kinds of pruning. Prints the constants (ns), the model's median and worst relative
-error, and the predicted crossover sparsity per layer.
+error, the predicted crossover sparsity per layer, and how the converter's current choice
+(qengine/convert/costmodel.py) does on the layers timed: its total time over the fastest
+format's.
 """
 import argparse
 import re
@@ -25,6 +27,8 @@ import time
 import numpy as np
 
 from benchmarks.sparse_vs_dense import load_shapes, make_layer
+
+FORMATS = ("csr", "csr4x1", "kb4")
 
 
 def median_ms(fn, reps):
@@ -66,15 +70,19 @@ def main(argv=None):
     rows = {"csr": [], "bsr4": [], "mv_csr": [], "mv_bsr4": [], "dense": [], "kb4": [],
             "mv_kb4": []}
     shapes = load_shapes()
+    cases = []  # (name, m, s, weights, {format: ns}, formats): the converter's choice check
     for name, m, n, k in shapes:
         mp = -(-m // 32) * 32
+        first_case = len(cases)
         for s in sparsities:
             a, w, bias, m0, sh = make_layer(rng, m, n, k, s)
             csr = K.dense_to_csr(w)
             out = np.empty((m, n), np.int8)
+            unstructured = {}
             for fmt, block in (("csr", 1), ("bsr4", 4)):
                 pk = K.pack_spmm(*csr, k, bias, m0, sh, block=block)
                 t = median_ms(lambda: pk.run(a, 0, -128, 127, 1, out=out), args.reps) * 1e6
+                unstructured["csr4x1" if block == 4 else "csr"] = t
                 P = pk.npairs
                 if m >= 4:
                     rows[fmt].append(dict(name=name, s=s, t=t, c_in=mp * k, c_out=mp * n,
@@ -88,6 +96,10 @@ def main(argv=None):
                 pk = K.pack_spmm(*K.dense_to_csr(wk), k, bias, m0, sh, block="1x4")
                 t = median_ms(lambda: pk.run(a, 0, -128, 127, 1, out=out), args.reps) * 1e6
                 B = pk.nblocks
+                if wk is w:
+                    cases.append((name, m, s, w, dict(unstructured, kb4=t), FORMATS))
+                else:
+                    cases.append((name, m, s, ws, {"kb4": t}, ("kb4",)))
                 if m >= 4:
                     rows["kb4"].append(dict(name=name, s=s, t=t, c_call=1, c_pack=mq * k,
                                             c_out=mq * n, c_blk=mq * B))
@@ -97,9 +109,13 @@ def main(argv=None):
         pd = K.pack_gemm(make_layer(rng, m, n, k, 0.0)[1], bias, m0, sh)
         a = make_layer(rng, m, n, k, 0.0)[0]
         npad, kpad = dense_padded(pd.kernel_name, n, k)
-        rows["dense"].append(dict(name=name, t=median_ms(lambda: pd.run(a, 0, -128, 127, 1),
-                                                         max(3, args.reps // 4)) * 1e6,
-                                  c_call=1, c_mac=m * npad * kpad, c_dout=m * npad))
+        t = median_ms(lambda: pd.run(a, 0, -128, 127, 1), max(3, args.reps // 4)) * 1e6
+        for case in cases[first_case:]:
+            case[4]["dense"] = t
+        if m < 4:  # the matrix-vector case has its own constant (c_mv_w)
+            continue
+        rows["dense"].append(dict(name=name, t=t, c_call=1, c_mac=m * npad * kpad,
+                                  c_dout=m * npad))
     print(f"ISA {K.isa()['selected']}; dense kernel {pd.kernel_name}; times in ns")
     models = {}
     for fmt, cols in (("csr", ["c_in", "c_out", "c_pair"]), ("bsr4", ["c_in", "c_out", "c_pair"]),
@@ -114,6 +130,7 @@ def main(argv=None):
         models[fmt] = coef
         consts = ", ".join(f"{c} = {v:.4g}" for c, v in coef.items())
         print(f"{fmt:8s} {consts}   (error median {med:.0%}, worst {worst:.0%})")
+    choice_check(cases, K.isa()["selected"])
     if args.dense_c_mac is not None:
         models["dense"] = {"c_call": 0.0, "c_mac": args.dense_c_mac, "c_dout": 0.0}
     d = models["dense"]
@@ -138,6 +155,28 @@ def main(argv=None):
             s_blk, s_uns = kb4_crossover(kbm, dense, m, n, k)
             line += f" 1x4 from {_pct(s_blk)} (1x4-block pruning), {_pct(s_uns)} (unstructured)"
         print(line)
+
+
+def choice_check(cases, isa):
+    """How the converter's choice (qengine/convert/costmodel.py as it stands, not this run's
+    fit) does on the layers just timed: the chosen formats' total time over the fastest
+    ones', and the layers where the choice cost more than 15%."""
+    from qengine.convert import costmodel
+    chosen = fastest = 0.0
+    worst = []
+    for name, m, s, w, times, formats in cases:
+        pick, _ = costmodel.choose(w, m, isa, formats)
+        best = min(times, key=times.get)
+        chosen, fastest = chosen + times[pick], fastest + times[best]
+        if times[pick] > 1.15 * times[best]:
+            kind = "unstructured" if len(formats) > 1 else "1x4 blocks"
+            worst.append(f"{name} {s:.0%} {kind}: {pick} {times[pick] / 1e3:.1f} us, "
+                         f"{best} {times[best] / 1e3:.1f} us")
+    print(f"\nconverter's choice (costmodel.py, MARGIN {costmodel.MARGIN}) on these {len(cases)} "
+          f"layers: chosen / fastest total time {chosen / fastest:.3f}; "
+          f"{len(worst)} cost more than 15%:")
+    for line in worst:
+        print("  " + line)
 
 
 def dense_padded(kernel_name, n, k):

@@ -21,16 +21,19 @@ The dense and CSR models have no per-call term (fitted without one), the kb4 mod
 """
 import numpy as np
 
-# fitted on an x86 machine with AVX-512 VNNI (2 shared cores), MobileNetV2 1x1 layers at
-# 50-95% sparsity (benchmarks/sparse_cost_model.py); avx512vnni's kb4 c_mv_blk / c_mv_out and
-# dense c_mv_w refitted on AMD EPYC (Zen 4) for the kb4 matrix-vector section (2026-12-06)
+# avx512vnni refitted on AMD EPYC (Zen 4, 2 shared cores), 2026-12-06: the CSR, 4x1 and kb4
+# (M >= 4) rows are the mean of two runs of benchmarks/sparse_cost_model.py (MobileNetV2 1x1
+# layers at 50-95%), the dense row a fit over those layers plus a grid of M in {196, 784,
+# 3136}, N in {16, 24, 64, 160}, K in {32, 96, 320} and the 112 x 112 layers (no call term:
+# small layers lean dense). The matrix-vector constants (c_mv_*) are the earlier Zen 4 fit.
+# avx2: the earlier fit on an Intel machine.
 CONSTANTS = {
     "avx512vnni": {
-        "csr": dict(c_in=0.0751, c_out=0.1855, c_pair=0.0343, c_mv_pair=0.468, c_mv_out=2.62),
-        "csr4x1": dict(c_in=0.0846, c_out=0.2017, c_pair=0.0572, c_mv_pair=1.005, c_mv_out=0.0),
-        "kb4": dict(c_call=931, c_pack=0.0258, c_out=0.1157, c_blk=0.0151, c_mv_blk=0.0866,
+        "csr": dict(c_in=0.066, c_out=0.238, c_pair=0.0366, c_mv_pair=0.468, c_mv_out=2.62),
+        "csr4x1": dict(c_in=0.069, c_out=0.217, c_pair=0.071, c_mv_pair=1.005, c_mv_out=0.0),
+        "kb4": dict(c_call=730, c_pack=0.0316, c_out=0.1187, c_blk=0.0259, c_mv_blk=0.0866,
                     c_mv_out=4.36),
-        "dense": dict(c_mac=0.00306, c_dout=0.147, c_mv_w=0.0153),
+        "dense": dict(c_mac=0.00481, c_dout=0.1375, c_mv_w=0.0153),
     },
     "avx2": {
         "csr": dict(c_in=0.0683, c_out=0.1938, c_pair=0.0647, c_mv_pair=0.518, c_mv_out=1.728),
@@ -43,8 +46,10 @@ CONSTANTS = {
 # ISAs without their own fit use the closest one (NEON: 16-bit products like AVX2)
 FALLBACK = {"scalar": "avx2", "neon": "avx2", "neondot": "avx2"}
 # sparse only where predicted this much faster than dense (the model errs by up to ~30% on
-# small layers)
-MARGIN = 0.25
+# small layers). Chosen on two sets of 200 measured layers (MobileNetV2 1x1 shapes, 50-95%,
+# unstructured and 1x4 pruning): the chosen format's total time over the fastest one's was
+# 1.011 with these constants and 0.15, against 1.022 with the previous constants and 0.25
+MARGIN = 0.15
 MV_MAX_M = 4
 # (NR, KR) of each ISA's dense kernel, qe_qs8_gemm_minmax_<MR>x<NR>c<KR>__<isa>: a layer
 # computes and stores N rounded up to NR and K to KR (tests/test_prune.py checks these
