@@ -275,6 +275,11 @@ def test_cost_model_pads_dense_to_the_tile():
     w = np.zeros((16, 32), np.int8)
     w[np.arange(16), 4 * (np.arange(16) % 8)] = 1   # one 1x4 block per channel: 87.5%
     assert costmodel.choose(w, 12544, "avx512vnni")[0] == "kb4"
+    # an unpruned layer stays dense, though its N = 16 makes the dense kernel slow too
+    w = np.ones((16, 32), np.int8)
+    w[0, :4] = 0
+    assert costmodel.choose(w, 12544, "avx512vnni") == \
+        ("dense", {"dense": costmodel.predict("dense", 12544, 16, 32, 0, "avx512vnni")})
 
 
 def test_storage_follows_cost_model():
