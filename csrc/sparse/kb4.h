@@ -119,7 +119,10 @@ void qe_kb4_pack_s8__scalar(size_t m0, size_t m, size_t k, const int8_t* a, size
                             uint8_t* at, size_t at_stride);
 void qe_kb4_pack_s8_cm__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
                                size_t a_stride, uint8_t* at, size_t at_stride);
-/* the same bytes from A^T, vectorized (qs8_spmm_kb4__neon.c; NEON and NEON-dot use it) */
+/* the same bytes from A and from A^T, vectorized (qs8_spmm_kb4__neon.c; NEON and NEON-dot
+ * use them) */
+void qe_kb4_pack_s8__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                          uint8_t* at, size_t at_stride);
 void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
                              uint8_t* at, size_t at_stride);
 

@@ -21,6 +21,29 @@ typedef struct {
 typedef qe_kb4_acc16 (*qe_kb4_neon_channel_fn)(const qe_spmm_kb4_w* W, size_t n,
                                                 const int8_t* at, size_t at_stride);
 
+/* x[r] byte c -> x[c] byte r: the off-diagonal 1-, 2-, 4- and 8-byte blocks swapped in
+ * turn (vtrn at 8, 16, 32 bits, then the 64-bit halves): 64 moves where a byte loop makes
+ * 256 loads and stores. */
+static inline void qe_kb4_tr16x16(int8x16_t x[16]) {
+  for (size_t i = 0; i < 16; i += 2) {
+    const int8x16x2_t t = vtrnq_s8(x[i], x[i + 1]);
+    x[i] = t.val[0], x[i + 1] = t.val[1];
+  }
+  for (size_t i = 0; i < 16; i += (i % 4 == 1) ? 3 : 1) { /* 0 1, 4 5, 8 9, 12 13 */
+    const int16x8x2_t t = vtrnq_s16(vreinterpretq_s16_s8(x[i]), vreinterpretq_s16_s8(x[i + 2]));
+    x[i] = vreinterpretq_s8_s16(t.val[0]), x[i + 2] = vreinterpretq_s8_s16(t.val[1]);
+  }
+  for (size_t i = 0; i < 16; i += (i % 8 == 3) ? 5 : 1) { /* 0 1 2 3, 8 9 10 11 */
+    const int32x4x2_t t = vtrnq_s32(vreinterpretq_s32_s8(x[i]), vreinterpretq_s32_s8(x[i + 4]));
+    x[i] = vreinterpretq_s8_s32(t.val[0]), x[i + 4] = vreinterpretq_s8_s32(t.val[1]);
+  }
+  for (size_t i = 0; i < 8; i++) {
+    const int8x16_t lo = vcombine_s8(vget_low_s8(x[i]), vget_low_s8(x[i + 8]));
+    x[i + 8] = vcombine_s8(vget_high_s8(x[i]), vget_high_s8(x[i + 8]));
+    x[i] = lo;
+  }
+}
+
 /* channel_major: C^T [N, M] (c[n * c_stride + m]), else C [M, N] */
 static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_kb4_w* W,
                                   size_t n0, size_t n1, const uint8_t* at, size_t at_stride,
@@ -32,24 +55,47 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_
     const int8_t* atm = (const int8_t*)at + 4 * m;
     for (size_t n = n0; n < n1; n += 16) {
       const size_t nc = QE_MIN((size_t)16, n1 - n);
-      int8_t buf[16][16]; /* [channel][position] */
-      for (size_t j = 0; j < nc; j++) {
+      int8x16_t x[16]; /* x[channel] byte position */
+      for (size_t j = 0; j < 16; j++) {
+        if (j >= nc) {
+          x[j] = vdupq_n_s8(0);
+          continue;
+        }
+        if (qe_kb4_empty(W, n + j)) { /* pruned away: its constant (the channel-major
+                                       * driver fills such rows itself) */
+          x[j] = vdupq_n_s8(qe_kb4_empty_out(W, n + j, p));
+          continue;
+        }
         const qe_kb4_acc16 s = channel(W, n + j, atm, at_stride);
         const qe_requant_neon r =
             qe_requant_neon_init(W->m0[n + j], W->sh[n + j], p->zo, p->qmin, p->qmax);
-        vst1q_s8(buf[j], qe_narrow_neon(qe_requant_neon_4(s.v[0], &r),
-                                        qe_requant_neon_4(s.v[1], &r),
-                                        qe_requant_neon_4(s.v[2], &r),
-                                        qe_requant_neon_4(s.v[3], &r), &r));
+        x[j] = qe_narrow_neon(qe_requant_neon_4(s.v[0], &r), qe_requant_neon_4(s.v[1], &r),
+                              qe_requant_neon_4(s.v[2], &r), qe_requant_neon_4(s.v[3], &r),
+                              &r);
       }
       if (channel_major) {
-        for (size_t j = 0; j < nc; j++)
-          if (!qe_kb4_empty(W, n + j)) memcpy(c + (n + j) * c_stride + m, buf[j], mt);
+        for (size_t j = 0; j < nc; j++) {
+          if (qe_kb4_empty(W, n + j)) continue;
+          if (mt == QE_KB4_NEON_T) {
+            vst1q_s8(c + (n + j) * c_stride + m, x[j]);
+          } else {
+            int8_t row[16];
+            vst1q_s8(row, x[j]);
+            memcpy(c + (n + j) * c_stride + m, row, mt);
+          }
+        }
         continue;
       }
+      qe_kb4_tr16x16(x); /* x[position] byte channel */
       for (size_t i = 0; i < mt; i++) {
         int8_t* dst = c + (m + i) * c_stride + n;
-        for (size_t j = 0; j < nc; j++) dst[j] = buf[j][i];
+        if (nc == 16) {
+          vst1q_s8(dst, x[i]);
+        } else {
+          int8_t row[16];
+          vst1q_s8(row, x[i]);
+          memcpy(dst, row, nc);
+        }
       }
     }
   }

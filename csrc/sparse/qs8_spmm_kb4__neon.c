@@ -29,6 +29,43 @@ static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
   return s;
 }
 
+/* 16 bytes of row i of A from byte kk (zeros past row m or byte k). */
+static inline int32x4_t row16(const int8_t* a, size_t a_stride, size_t i, size_t m, size_t kk,
+                              size_t k) {
+  if (i >= m) return vdupq_n_s32(0);
+  const int8_t* src = a + i * a_stride + kk;
+  if (kk + 16 <= k) return vreinterpretq_s32_s8(vld1q_s8(src));
+  int8_t tmp[16] = {0};
+  memcpy(tmp, src, k - kk);
+  return vreinterpretq_s32_s8(vld1q_s8(tmp));
+}
+
+/* A [M, K] -> the signed elem = 4 layout (the bytes qe_kb4_pack_s8__scalar makes), 4
+ * positions x 4 k-blocks per step: 16 bytes of 4 rows, transposed as 4 x 4 32-bit words
+ * (vtrn, then the 64-bit halves), are the 4 positions of 4 k-blocks (16 loads, 4 stores
+ * and 8 moves where the scalar pack copies 16 words one by one). The neondot kernel uses it
+ * too. */
+void qe_kb4_pack_s8__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
+                          uint8_t* at, size_t at_stride) {
+  const size_t kbs = qe_div_up(k, 4);
+  for (size_t i = m0; i < m0 + QE_KB4_MP; i += 4)
+    for (size_t kb = 0; kb < kbs; kb += 4) {
+      const int32x4_t r0 = row16(a, a_stride, i, m, 4 * kb, k);
+      const int32x4_t r1 = row16(a, a_stride, i + 1, m, 4 * kb, k);
+      const int32x4_t r2 = row16(a, a_stride, i + 2, m, 4 * kb, k);
+      const int32x4_t r3 = row16(a, a_stride, i + 3, m, 4 * kb, k);
+      /* t01.val[0] = {r0[0], r1[0], r0[2], r1[2]}, t01.val[1] = {r0[1], r1[1], r0[3], r1[3]} */
+      const int32x4x2_t t01 = vtrnq_s32(r0, r1), t23 = vtrnq_s32(r2, r3);
+      const int32x4_t out[4] = {
+          vcombine_s32(vget_low_s32(t01.val[0]), vget_low_s32(t23.val[0])),
+          vcombine_s32(vget_low_s32(t01.val[1]), vget_low_s32(t23.val[1])),
+          vcombine_s32(vget_high_s32(t01.val[0]), vget_high_s32(t23.val[0])),
+          vcombine_s32(vget_high_s32(t01.val[1]), vget_high_s32(t23.val[1]))};
+      for (size_t d = 0; d < 4 && kb + d < kbs; d++)
+        vst1q_u8(at + (kb + d) * at_stride + 4 * i, vreinterpretq_u8_s32(out[d]));
+    }
+}
+
 /* A^T [K, M] -> the signed elem = 4 layout (the bytes qe_kb4_pack_s8_cm__scalar makes), 16
  * positions per step: the 4 rows of a k-block zipped bytewise, then by halfwords, give the
  * 4 bytes of each position in order. The neondot kernel uses it too. */
@@ -69,5 +106,5 @@ void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, siz
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
-    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__scalar, mm, NULL,
+    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__neon, mm, NULL,
     qe_kb4_pack_s8_cm__neon, mm_cm};

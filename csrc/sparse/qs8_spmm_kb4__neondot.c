@@ -19,5 +19,5 @@ static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot = {
-    "qe_qs8_spmm_kb4_minmax_16x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__scalar, mm, NULL,
+    "qe_qs8_spmm_kb4_minmax_16x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__neon, mm, NULL,
     qe_kb4_pack_s8_cm__neon, mm_cm};
