@@ -3,13 +3,13 @@
 # GEMM on ARM, counted under qemu user mode (-singlestep: one logged block per instruction)
 # for MobileNetV2-like layers at 90% 1x4 sparsity, on Cortex-A72 (Pi 4: neon) and Cortex-A76
 # (Pi 5: neondot). Counts, not times: qemu cannot time an ARM core. Needs the cross
-# compiler and qemu-user-static (.ci/arm-kernels.sh installs them).
+# compiler and qemu-user-static (.ci/arm-kernels.sh installs them). -O3, as setup.py builds.
 #   bash benchmarks/kb4_arm_count.sh ["M N K DENSITY% ..." layer specs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cc=(aarch64-linux-gnu-gcc -std=c11 -O2 -static -pthread -Icsrc/include -Icsrc
+cc=(aarch64-linux-gnu-gcc -std=c11 -O3 -static -pthread -Icsrc/include -Icsrc
     -DQE_HAVE_NEON=1 -DQE_HAVE_NEONDOT=1)
 objs=()
 for f in $(find csrc -name '*.c' | sort); do

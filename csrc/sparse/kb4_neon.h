@@ -91,11 +91,13 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel, const qe_spmm_
         int8_t* dst = c + (m + i) * c_stride + n;
         if (nc == 16) {
           vst1q_s8(dst, x[i]);
-        } else {
-          int8_t row[16];
-          vst1q_s8(row, x[i]);
-          memcpy(dst, row, nc);
+          continue;
         }
+        size_t j = 0;
+        if (nc >= 8) vst1_s8(dst, vget_low_s8(x[i])), j = 8;
+        int8_t row[16];
+        vst1q_s8(row, x[i]);
+        for (; j < nc; j++) dst[j] = row[j];
       }
     }
   }

@@ -50,10 +50,19 @@ void qe_kb4_pack_s8__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t
   const size_t kbs = qe_div_up(k, 4);
   for (size_t i = m0; i < m0 + QE_KB4_MP; i += 4)
     for (size_t kb = 0; kb < kbs; kb += 4) {
-      const int32x4_t r0 = row16(a, a_stride, i, m, 4 * kb, k);
-      const int32x4_t r1 = row16(a, a_stride, i + 1, m, 4 * kb, k);
-      const int32x4_t r2 = row16(a, a_stride, i + 2, m, 4 * kb, k);
-      const int32x4_t r3 = row16(a, a_stride, i + 3, m, 4 * kb, k);
+      int32x4_t r0, r1, r2, r3;
+      if (i + 4 <= m && 4 * kb + 16 <= k) { /* the usual case: no bounds */
+        const int8_t* src = a + i * a_stride + 4 * kb;
+        r0 = vreinterpretq_s32_s8(vld1q_s8(src));
+        r1 = vreinterpretq_s32_s8(vld1q_s8(src + a_stride));
+        r2 = vreinterpretq_s32_s8(vld1q_s8(src + 2 * a_stride));
+        r3 = vreinterpretq_s32_s8(vld1q_s8(src + 3 * a_stride));
+      } else {
+        r0 = row16(a, a_stride, i, m, 4 * kb, k);
+        r1 = row16(a, a_stride, i + 1, m, 4 * kb, k);
+        r2 = row16(a, a_stride, i + 2, m, 4 * kb, k);
+        r3 = row16(a, a_stride, i + 3, m, 4 * kb, k);
+      }
       /* t01.val[0] = {r0[0], r1[0], r0[2], r1[2]}, t01.val[1] = {r0[1], r1[1], r0[3], r1[3]} */
       const int32x4x2_t t01 = vtrnq_s32(r0, r1), t23 = vtrnq_s32(r2, r3);
       const int32x4_t out[4] = {
