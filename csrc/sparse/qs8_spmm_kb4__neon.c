@@ -10,22 +10,22 @@ static inline int32x4_t pair_sum(int32x4_t a, int32x4_t b) { /* {a0+a1, a2+a3, b
                       vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
 }
 
-static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
                             size_t at_stride) {
-  int32x4_t acc[8];
-  for (size_t i = 0; i < 8; i++) acc[i] = vdupq_n_s32(0);
+  int32x4_t acc[16];
+  for (size_t i = 0; i < 16; i++) acc[i] = vdupq_n_s32(0);
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x8_t w = vreinterpret_s8_s32(vdup_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    for (size_t q = 0; q < 4; q++) { /* positions 4q .. 4q+3 */
+    for (size_t q = 0; q < 8; q++) { /* positions 4q .. 4q+3 */
       const int8x16_t v = vld1q_s8(x + 16 * q);
       acc[2 * q] = vpadalq_s16(acc[2 * q], vmull_s8(vget_low_s8(v), w));
       acc[2 * q + 1] = vpadalq_s16(acc[2 * q + 1], vmull_s8(vget_high_s8(v), w));
     }
   }
-  qe_kb4_acc16 s;
+  qe_kb4_acc32 s;
   const int32x4_t bias = vdupq_n_s32(W->bias[n]);
-  for (size_t q = 0; q < 4; q++) s.v[q] = vaddq_s32(pair_sum(acc[2 * q], acc[2 * q + 1]), bias);
+  for (size_t q = 0; q < 8; q++) s.v[q] = vaddq_s32(pair_sum(acc[2 * q], acc[2 * q + 1]), bias);
   return s;
 }
 
@@ -40,39 +40,47 @@ static inline int32x4_t row16(const int8_t* a, size_t a_stride, size_t i, size_t
   return vreinterpretq_s32_s8(vld1q_s8(tmp));
 }
 
+/* r[j] = 16 bytes of row j (4 k-blocks of one position) -> nd of the 4 vectors "k-block
+ * kb + d of the 4 positions" at dst + d * at_stride: a 4 x 4 transpose of 32-bit words. */
+static inline void pack4x4(int32x4_t r0, int32x4_t r1, int32x4_t r2, int32x4_t r3, uint8_t* dst,
+                           size_t at_stride, size_t nd) {
+  /* t01.val[0] = {r0[0], r1[0], r0[2], r1[2]}, t01.val[1] = {r0[1], r1[1], r0[3], r1[3]} */
+  const int32x4x2_t t01 = vtrnq_s32(r0, r1), t23 = vtrnq_s32(r2, r3);
+  const int32x4_t out[4] = {
+      vcombine_s32(vget_low_s32(t01.val[0]), vget_low_s32(t23.val[0])),
+      vcombine_s32(vget_low_s32(t01.val[1]), vget_low_s32(t23.val[1])),
+      vcombine_s32(vget_high_s32(t01.val[0]), vget_high_s32(t23.val[0])),
+      vcombine_s32(vget_high_s32(t01.val[1]), vget_high_s32(t23.val[1]))};
+  for (size_t d = 0; d < nd; d++)
+    vst1q_u8(dst + d * at_stride, vreinterpretq_u8_s32(out[d]));
+}
+
 /* A [M, K] -> the signed elem = 4 layout (the bytes qe_kb4_pack_s8__scalar makes), 4
- * positions x 4 k-blocks per step: 16 bytes of 4 rows, transposed as 4 x 4 32-bit words
- * (vtrn, then the 64-bit halves), are the 4 positions of 4 k-blocks (16 loads, 4 stores
- * and 8 moves where the scalar pack copies 16 words one by one). The neondot kernel uses it
- * too. */
+ * positions x 4 k-blocks per step (16 loads, 4 stores and 8 moves where the scalar pack
+ * copies 16 words one by one). Whole 16-byte chunks of 4 rows inside M run a loop of their
+ * own (one loop with the bounds checks inside made gcc keep its strides on the stack:
+ * ~1400 instructions per 16 positions at K = 96 instead of ~500); the K tail and rows past
+ * M take row16. The neondot kernel uses it too. */
 void qe_kb4_pack_s8__neon(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_stride,
                           uint8_t* at, size_t at_stride) {
-  const size_t kbs = qe_div_up(k, 4);
-  for (size_t i = m0; i < m0 + QE_KB4_MP; i += 4)
-    for (size_t kb = 0; kb < kbs; kb += 4) {
-      int32x4_t r0, r1, r2, r3;
-      if (i + 4 <= m && 4 * kb + 16 <= k) { /* the usual case: no bounds */
-        const int8_t* src = a + i * a_stride + 4 * kb;
-        r0 = vreinterpretq_s32_s8(vld1q_s8(src));
-        r1 = vreinterpretq_s32_s8(vld1q_s8(src + a_stride));
-        r2 = vreinterpretq_s32_s8(vld1q_s8(src + 2 * a_stride));
-        r3 = vreinterpretq_s32_s8(vld1q_s8(src + 3 * a_stride));
-      } else {
-        r0 = row16(a, a_stride, i, m, 4 * kb, k);
-        r1 = row16(a, a_stride, i + 1, m, 4 * kb, k);
-        r2 = row16(a, a_stride, i + 2, m, 4 * kb, k);
-        r3 = row16(a, a_stride, i + 3, m, 4 * kb, k);
-      }
-      /* t01.val[0] = {r0[0], r1[0], r0[2], r1[2]}, t01.val[1] = {r0[1], r1[1], r0[3], r1[3]} */
-      const int32x4x2_t t01 = vtrnq_s32(r0, r1), t23 = vtrnq_s32(r2, r3);
-      const int32x4_t out[4] = {
-          vcombine_s32(vget_low_s32(t01.val[0]), vget_low_s32(t23.val[0])),
-          vcombine_s32(vget_low_s32(t01.val[1]), vget_low_s32(t23.val[1])),
-          vcombine_s32(vget_high_s32(t01.val[0]), vget_high_s32(t23.val[0])),
-          vcombine_s32(vget_high_s32(t01.val[1]), vget_high_s32(t23.val[1]))};
-      for (size_t d = 0; d < 4 && kb + d < kbs; d++)
-        vst1q_u8(at + (kb + d) * at_stride + 4 * i, vreinterpretq_u8_s32(out[d]));
+  const size_t kbs = qe_div_up(k, 4), kwhole = k / 16 * 4; /* k-blocks in whole chunks */
+  for (size_t i = m0; i < m0 + QE_KB4_MP; i += 4) {
+    uint8_t* dst = at + 4 * i;
+    size_t kb = 0;
+    if (i + 4 <= m) {
+      const int8_t* src = a + i * a_stride;
+      for (; kb < kwhole; kb += 4, src += 16)
+        pack4x4(vreinterpretq_s32_s8(vld1q_s8(src)),
+                vreinterpretq_s32_s8(vld1q_s8(src + a_stride)),
+                vreinterpretq_s32_s8(vld1q_s8(src + 2 * a_stride)),
+                vreinterpretq_s32_s8(vld1q_s8(src + 3 * a_stride)), dst + kb * at_stride,
+                at_stride, 4);
     }
+    for (; kb < kbs; kb += 4)
+      pack4x4(row16(a, a_stride, i, m, 4 * kb, k), row16(a, a_stride, i + 1, m, 4 * kb, k),
+              row16(a, a_stride, i + 2, m, 4 * kb, k), row16(a, a_stride, i + 3, m, 4 * kb, k),
+              dst + kb * at_stride, at_stride, QE_MIN((size_t)4, kbs - kb));
+  }
 }
 
 /* A^T [K, M] -> the signed elem = 4 layout (the bytes qe_kb4_pack_s8_cm__scalar makes), 16
@@ -115,5 +123,5 @@ void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, siz
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
-    "qe_qs8_spmm_kb4_minmax_16x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__neon, mm, NULL,
+    "qe_qs8_spmm_kb4_minmax_32x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__neon, mm, NULL,
     qe_kb4_pack_s8_cm__neon, mm_cm};

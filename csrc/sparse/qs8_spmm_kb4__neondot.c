@@ -4,14 +4,14 @@
  * eq. 5 by requant__neon.h. */
 #include "sparse/kb4_neon.h"
 
-static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
                             size_t at_stride) {
-  qe_kb4_acc16 s;
-  for (size_t q = 0; q < 4; q++) s.v[q] = vdupq_n_s32(W->bias[n]);
+  qe_kb4_acc32 s;
+  for (size_t q = 0; q < 8; q++) s.v[q] = vdupq_n_s32(W->bias[n]);
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    for (size_t q = 0; q < 4; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
+    for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
   }
   return s;
 }
@@ -19,5 +19,5 @@ static qe_kb4_acc16 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot = {
-    "qe_qs8_spmm_kb4_minmax_16x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__neon, mm, NULL,
+    "qe_qs8_spmm_kb4_minmax_32x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__neon, mm, NULL,
     qe_kb4_pack_s8_cm__neon, mm_cm};
