@@ -21,7 +21,6 @@ error, the predicted crossover sparsity per layer, and how the converter's curre
 format's.
 """
 import argparse
-import re
 import time
 
 import numpy as np
@@ -53,6 +52,7 @@ def fit(rows, cols):
 
 def main(argv=None):
     from qengine import kernels as K
+    from qengine.convert import costmodel
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=21)
@@ -65,6 +65,7 @@ def main(argv=None):
     if args.isa:
         forced = K.use_isa(args.isa)  # keep a reference: the block lasts until exit
         forced.__enter__()
+    isa = K.isa()["selected"]
     rng = np.random.default_rng(0)
     sparsities = [float(s) for s in args.sparsity.split(",")]
     rows = {"csr": [], "bsr4": [], "mv_csr": [], "mv_bsr4": [], "dense": [], "kb4": [],
@@ -108,7 +109,7 @@ def main(argv=None):
                                                c_mv_out=m * n))
         pd = K.pack_gemm(make_layer(rng, m, n, k, 0.0)[1], bias, m0, sh)
         a = make_layer(rng, m, n, k, 0.0)[0]
-        npad, kpad = dense_padded(pd.kernel_name, n, k)
+        npad, kpad = costmodel.dense_padded(n, k, isa)
         t = median_ms(lambda: pd.run(a, 0, -128, 127, 1), max(3, args.reps // 4)) * 1e6
         for case in cases[first_case:]:
             case[4]["dense"] = t
@@ -116,7 +117,7 @@ def main(argv=None):
             continue
         rows["dense"].append(dict(name=name, t=t, c_call=1, c_mac=m * npad * kpad,
                                   c_dout=m * npad))
-    print(f"ISA {K.isa()['selected']}; dense kernel {pd.kernel_name}; times in ns")
+    print(f"ISA {isa}; dense kernel {pd.kernel_name}; times in ns")
     models = {}
     for fmt, cols in (("csr", ["c_in", "c_out", "c_pair"]), ("bsr4", ["c_in", "c_out", "c_pair"]),
                       ("mv_csr", ["c_mv_pair", "c_mv_out"]),
@@ -130,7 +131,7 @@ def main(argv=None):
         models[fmt] = coef
         consts = ", ".join(f"{c} = {v:.4g}" for c, v in coef.items())
         print(f"{fmt:8s} {consts}   (error median {med:.0%}, worst {worst:.0%})")
-    choice_check(cases, K.isa()["selected"])
+    choice_check(cases, isa)
     if args.dense_c_mac is not None:
         models["dense"] = {"c_call": 0.0, "c_mac": args.dense_c_mac, "c_dout": 0.0}
     d = models["dense"]
@@ -140,7 +141,7 @@ def main(argv=None):
         if "dense" not in models:
             continue
         d = models["dense"]
-        npad, kpad = dense_padded(pd.kernel_name, n, k)
+        npad, kpad = costmodel.dense_padded(n, k, isa)
         dense = d["c_call"] + d["c_mac"] * m * npad * kpad + d["c_dout"] * m * npad
         line = f"  {name:16s} ({m}, {n}, {k}):"
         if m >= 4 and "csr" in models:
@@ -177,13 +178,6 @@ def choice_check(cases, isa):
           f"{len(worst)} cost more than 15%:")
     for line in worst:
         print("  " + line)
-
-
-def dense_padded(kernel_name, n, k):
-    """N and K rounded up to the dense kernel's tile (qe_qs8_gemm_minmax_<MR>x<NR>c<KR>)."""
-    t = re.search(r"_(\d+)x(\d+)c(\d+)__", kernel_name)
-    nr, kr = (int(t.group(2)), int(t.group(3))) if t else (1, 1)
-    return -(-n // nr) * nr, -(-k // kr) * kr
 
 
 def _pct(s):

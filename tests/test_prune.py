@@ -259,10 +259,8 @@ def test_cost_model_dense_tile_is_the_kernels(isa):
         pytest.skip(f"{isa} not available here")
     one = np.ones(1, np.int32)
     with K.use_isa(isa):
-        name = K.pack_gemm(np.ones((1, 1), np.int8), one, one << 30, one).kernel_name
-    mr_nr_kr = name.split("_minmax_")[1].split("__")[0]   # <MR>x<NR>c<KR>
-    nr, kr = mr_nr_kr.split("x")[1].split("c")
-    assert costmodel.DENSE_TILE[isa] == (int(nr), int(kr)), name
+        _, nr, kr = K.pack_gemm(np.ones((1, 1), np.int8), one, one << 30, one).tile
+    assert costmodel.DENSE_TILE[isa] == (nr, kr)
 
 
 def test_cost_model_pads_dense_to_the_tile():

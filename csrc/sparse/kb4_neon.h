@@ -46,6 +46,14 @@ static inline void qe_kb4_tr16x16(int8x16_t x[16]) {
   }
 }
 
+/* nb bytes from src, zero padded to 16 (the loads of row and tile tails) */
+static inline int8x16_t qe_kb4_load_part(const int8_t* src, size_t nb) {
+  if (nb >= 16) return vld1q_s8(src);
+  int8_t tmp[16] = {0};
+  memcpy(tmp, src, nb);
+  return vld1q_s8(tmp);
+}
+
 /* nb bytes of v to dst (nb <= 16) */
 static inline void qe_kb4_store_part(int8_t* dst, int8x16_t v, size_t nb) {
   if (nb == 16) {

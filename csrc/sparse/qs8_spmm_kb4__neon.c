@@ -33,11 +33,7 @@ static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
 static inline int32x4_t row16(const int8_t* a, size_t a_stride, size_t i, size_t m, size_t kk,
                               size_t k) {
   if (i >= m) return vdupq_n_s32(0);
-  const int8_t* src = a + i * a_stride + kk;
-  if (kk + 16 <= k) return vreinterpretq_s32_s8(vld1q_s8(src));
-  int8_t tmp[16] = {0};
-  memcpy(tmp, src, k - kk);
-  return vreinterpretq_s32_s8(vld1q_s8(tmp));
+  return vreinterpretq_s32_s8(qe_kb4_load_part(a + i * a_stride + kk, k - kk));
 }
 
 /* r[j] = 16 bytes of row j (4 k-blocks of one position) -> nd of the 4 vectors "k-block
@@ -98,14 +94,7 @@ void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, siz
           r[j] = vdupq_n_s8(0);
           continue;
         }
-        const int8_t* src = a + (4 * kb + j) * a_stride + m0 + h;
-        if (mt - h >= 16) {
-          r[j] = vld1q_s8(src);
-        } else {
-          int8_t tmp[16] = {0};
-          memcpy(tmp, src, mt - h);
-          r[j] = vld1q_s8(tmp);
-        }
+        r[j] = qe_kb4_load_part(a + (4 * kb + j) * a_stride + m0 + h, mt - h);
       }
       const int8x16x2_t z01 = vzipq_s8(r[0], r[1]), z23 = vzipq_s8(r[2], r[3]);
       const int16x8x2_t lo =

@@ -89,6 +89,12 @@ def kblocks(w):
     return int(pad.reshape(n, -1, 4).any(axis=2).sum())
 
 
+def dense_padded(n, k, isa):
+    """N and K as the dense kernel of `isa` computes them: rounded up to its tile."""
+    nr, kr = DENSE_TILE.get(isa, (1, 1))
+    return -(-n // nr) * nr, -(-k // kr) * kr
+
+
 def predict(fmt, m, n, k, p, isa):
     """Predicted ns of one call: fmt "dense" | "csr" | "csr4x1" | "kb4"; p is P (pairs)
     for csr / csr4x1, B (1x4 blocks) for kb4, unused for dense."""
@@ -96,8 +102,7 @@ def predict(fmt, m, n, k, p, isa):
     if fmt == "dense":
         if m < MV_MAX_M:
             return c["c_mv_w"] * m * n * k
-        nr, kr = DENSE_TILE.get(isa, (1, 1))
-        n, k = -(-n // nr) * nr, -(-k // kr) * kr
+        n, k = dense_padded(n, k, isa)
         return c["c_mac"] * m * n * k + c["c_dout"] * m * n
     if fmt == "kb4":
         if m < MV_MAX_M:
