@@ -15,7 +15,7 @@ from qengine import _validate as V
 
 __all__ = ["spmm_csr", "pack_spmm", "pack_spmm_bsr", "pack_spmm_kblock", "dense_to_csr",
            "csr_to_bsr", "csr_to_kblock", "dense_to_kblock", "kblock_prune",
-           "sparse_storage", "SPMM_BLOCKS", "SPMM_FORMATS"]
+           "sparse_storage", "to_blocked", "from_blocked", "SPMM_BLOCKS", "SPMM_FORMATS"]
 
 SPMM_BLOCKS = (1, 4)  # block heights the kernels implement: 1 = CSR, 4 = 4x1 BSR
 SPMM_FORMATS = (1, 4, "1x4")  # pack_spmm(block=...): CSR, 4x1 BSR, K-blocked 1x4
@@ -257,6 +257,28 @@ def pack_spmm_kblock(kptr, kindices, kvalues, n, k, bias, m0, sh, mv=True):
     n = V.int_scalar("n", n, 0, 2**31 - 1)
     kptr, kindices, kvalues = check_kblock(kptr, kindices, kvalues, n, k)
     return _pack_kb4(kptr, kindices, kvalues, n, k, bias, m0, sh, mv)
+
+
+def to_blocked(x):
+    """Channel-major int8 [C, M] (channel by position) -> the blocked layout that
+    run_blocked() reads and writes, [ceil(C/4), M, 4]: channel 4 g + j of position m at
+    [g, m, j], channels past C zero (docs/SPARSE.md)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.dtype != np.int8:
+        raise ValueError(f"x must be int8 [C, M], got {x.dtype} of shape {x.shape}")
+    c, m = x.shape
+    padded = np.zeros(((c + 3) // 4 * 4, m), np.int8)
+    padded[:c] = x
+    return np.ascontiguousarray(padded.reshape(-1, 4, m).transpose(0, 2, 1))
+
+
+def from_blocked(y, c):
+    """The blocked layout [ceil(C/4), M, 4] -> channel-major int8 [C, M] (to_blocked
+    undone; the channels past C dropped)."""
+    y = np.asarray(y)
+    if y.ndim != 3 or y.shape[2] != 4 or y.shape[0] != (c + 3) // 4:
+        raise ValueError(f"y must be blocked [ceil(C/4), M, 4] for C={c}, got shape {y.shape}")
+    return np.ascontiguousarray(y.transpose(0, 2, 1).reshape(-1, y.shape[1])[:c])
 
 
 def check_kblock(kptr, kindices, kvalues, n, k, names=("kptr", "kindices", "kvalues")):

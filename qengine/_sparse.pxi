@@ -131,6 +131,35 @@ cdef class PackedSpmmKb4:
                              f"weights K={self.k}")
         return self._run(a, a.shape[1], zo, qmin, qmax, num_threads, out, True)
 
+    def run_blocked(self, const int8_t[:, :, ::1] a, int zo, int qmin, int qmax,
+                    int num_threads, out=None):
+        """The same product in the blocked layout (docs/SPARSE.md): a is int8
+        [ceil(K/4), M, 4], input channel 4 kb + j at position m in a[kb, m, j] (channels
+        past K: any value); the result int8 [ceil(N/4), M, 4], channels past N 0; `out`,
+        if given, a C-contiguous int8 array of that shape written in place. Kernels with a
+        blocked kernel read `a` in place: no activation packing. Bit-identical to run()."""
+        kb, nb = (self.k + 3) // 4, (self.n + 3) // 4
+        if a.shape[0] != kb or a.shape[2] != 4:
+            raise ValueError(f"a must be blocked [ceil(K/4), M, 4] = [{kb}, M, 4] for the "
+                             f"sparse weights K={self.k}, got shape {tuple(a.shape)}")
+        check_requant_out(zo, qmin, qmax, num_threads)
+        cdef size_t m = a.shape[1]
+        out = int8_out(out, (nb, m, 4))
+        if m == 0 or nb == 0:
+            return out
+        cdef int8_t zero = 0
+        cdef const int8_t* ap = &a[0, 0, 0] if kb else &zero
+        cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
+        need = qe_spmm_kb4_scratch_size_c4(self.kernel, w, m, num_threads) + 1
+        scratch = self._scratch.take(need)
+        cdef uint8_t* s = <uint8_t*>array_data(scratch)
+        cdef int8_t* c = <int8_t*>array_data(out)
+        with nogil:
+            qe_spmm_kb4_run_c4(self.kernel, w, m, ap, 4 * m, c, 4 * m, zo, qmin, qmax,
+                               s, num_threads)
+        self._scratch.give(scratch)
+        return out
+
     cdef _run(self, const int8_t[:, ::1] a, size_t m, int zo, int qmin, int qmax,
               int num_threads, out, bint channel_major):
         check_requant_out(zo, qmin, qmax, num_threads)

@@ -444,9 +444,9 @@ def fuzz_spmm_csr(data):
 
 
 def fuzz_spmm_kblock(data):
-    """The 1x4 K-blocked format: pack_spmm_kblock, then run (A [M, K]) or
-    run_channel_major (A^T [K, M] -> C^T [N, M]), with now and then a malformed block
-    structure or activations of the wrong K."""
+    """The 1x4 K-blocked format: pack_spmm_kblock, then run (A [M, K]),
+    run_channel_major (A^T [K, M] -> C^T [N, M]) or run_blocked (the blocked layout), with
+    now and then a malformed block structure or activations of the wrong K."""
     rng = rng_of(data)
     m, n, k = (data.draw(st.one_of(st.integers(0, 3), st.integers(4, 80)), label=d)
                for d in "MNK")
@@ -460,7 +460,7 @@ def fuzz_spmm_kblock(data):
     qmin, qmax = clamp_pair(data)
     threads = THREADS.draw(data, "threads")
     mv = data.draw(st.booleans(), label="mv section")
-    channel_major = data.draw(st.booleans(), label="channel-major")
+    layout = data.draw(st.sampled_from(["rows", "channel-major", "blocked"]), label="layout")
     edit = Mostly(st.just(""), st.sampled_from(
         ["ptr_last", "idx_big", "past_k", "vals_cols", "a_k"]), 5).draw(data, "kblock edit")
     last = np.flatnonzero(kidx == (k - 1) // 4) if k % 4 else np.array([], int)
@@ -479,16 +479,25 @@ def fuzz_spmm_kblock(data):
 
     def call():
         p = K.pack_spmm_kblock(kptr, kidx, kvals, n, k, bias, m0, sh, mv=mv)
-        if channel_major:
+        if layout == "channel-major":
             return p.run_channel_major(np.ascontiguousarray(a.T), zo, qmin, qmax, threads)
+        if layout == "blocked":
+            return p.run_blocked(K.to_blocked(np.ascontiguousarray(a.T)), zo, qmin, qmax,
+                                 threads)
         return p.run(a, zo, qmin, qmax, threads)
 
     def reference():
-        want = R.qgemm(a, w, bias, m0, sh, zo, qmin, qmax)[0]
-        return np.ascontiguousarray(want.T) if channel_major else want
+        want = R.qgemm(a[:, :k], w, bias, m0, sh, zo, qmin, qmax)[0]
+        if layout == "blocked":
+            return K.to_blocked(np.ascontiguousarray(want.T))
+        return np.ascontiguousarray(want.T) if layout == "channel-major" else want
 
+    # the blocked layout only sees K in groups of 4: a K + 1 that fills the last group's
+    # padding is a valid input (that channel has weight 0)
+    same_groups = edit == "a_k" and layout == "blocked" and -(-k // 4) == -(-(k + 1) // 4)
     with on_variant(data):
-        check("spmm_kblock", call, reference, must_fail=bad or edit != "")
+        check("spmm_kblock", call, reference,
+              must_fail=bad or (edit != "" and not same_groups))
 
 
 FUZZERS = {

@@ -50,6 +50,15 @@ def _check(a, w, bias, m0, sh, zo=0, qmin=-128, qmax=127, threads=(1,), blocks=(
                 got = packed.run_channel_major(np.ascontiguousarray(a.T), zo, qmin, qmax, t)
                 assert_same(got, np.ascontiguousarray(dense.T), acc.T, threads=t,
                             layout="channel-major", kernel=packed.kernel_name, **ctx)
+                # the blocked layout [ceil(K/4), M, 4], junk in the input channels past K
+                ab = K.to_blocked(np.ascontiguousarray(a.T))
+                if a.shape[1] % 4 and a.shape[0]:
+                    ab[-1, :, a.shape[1] % 4:] = 77
+                got = packed.run_blocked(ab, zo, qmin, qmax, t)
+                if w.shape[0] % 4 and a.shape[0]:
+                    assert not got[-1, :, w.shape[0] % 4:].any(), "channels past N must be 0"
+                assert_same(K.from_blocked(got, w.shape[0]), np.ascontiguousarray(dense.T),
+                            acc.T, threads=t, layout="blocked", kernel=packed.kernel_name, **ctx)
 
 
 @pytest.mark.parametrize("density", DENSITIES)
@@ -377,6 +386,48 @@ def test_kblock_channel_major_arguments(rng):
     with pytest.raises(ValueError, match=r"shape \(5, 7\)"):
         packed.run_channel_major(a, 3, -128, 127, 1, out=np.empty((7, 5), np.int8))
     assert packed.run_channel_major(np.empty((12, 0), np.int8), 0, -128, 127, 1).shape == (5, 0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_kblock_blocked_panels(isa, rng, threads):
+    # blocked runs panels of positions (about 32 KiB of input each: 1344 positions at
+    # K = 24, 192 at K = 144, 64 at K >= 512) in chunks of up to 256, tails of 1..63
+    # positions; a panel is flipped once when its rows are read 8 times or more
+    for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
+                       (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
+                       (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0),
+                       (49, 260, 320, 0.1), (300, 64, 96, 0.9), (2, 7, 9, 0.5)]:
+        _check(*_kblock_case(rng, m, n, k, d, structured=True), zo=5, qmin=-110, qmax=120,
+               threads=(threads,), blocks=("1x4",))
+
+
+def test_kblock_blocked_arguments(rng):
+    w = K.kblock_prune(rng.integers(-127, 128, size=(5, 10), dtype=np.int8), 0.5)
+    packed = K.pack_spmm(*K.dense_to_csr(w), 10, np.zeros(5, np.int32),
+                         np.full(5, 2**30, np.int32), np.full(5, 33, np.int32), block="1x4")
+    a_t = rng.integers(-128, 128, size=(10, 7), dtype=np.int8)
+    ab = K.to_blocked(a_t)
+    assert ab.shape == (3, 7, 4) and not ab[2, :, 2:].any()
+    assert np.array_equal(K.from_blocked(ab, 10), a_t)
+    out = np.full((2, 7, 4), 99, np.int8)
+    assert packed.run_blocked(ab, 3, -128, 127, 1, out=out) is out
+    assert_same(K.from_blocked(out, 5), packed.run_channel_major(a_t, 3, -128, 127, 1))
+    assert not out[1, :, 1:].any()
+    with pytest.raises(ValueError, match=r"blocked \[ceil\(K/4\), M, 4\] = \[3, M, 4\]"):
+        packed.run_blocked(ab[:2], 3, -128, 127, 1)
+    with pytest.raises(ValueError, match=r"shape \(2, 7, 4\)"):
+        packed.run_blocked(ab, 3, -128, 127, 1, out=np.empty((7, 2, 4), np.int8))
+    with pytest.raises(ValueError, match="num_threads"):
+        packed.run_blocked(ab, 3, -128, 127, 0)
+    with pytest.raises(ValueError):  # int8 C-contiguous only: never a pointer to the wrong bytes
+        packed.run_blocked(ab.astype(np.int16), 3, -128, 127, 1)
+    with pytest.raises(ValueError):
+        packed.run_blocked(ab.transpose(1, 0, 2), 3, -128, 127, 1)
+    assert packed.run_blocked(np.empty((3, 0, 4), np.int8), 0, -128, 127, 1).shape == (2, 0, 4)
+    with pytest.raises(ValueError, match="y must be blocked"):
+        K.from_blocked(ab, 5)
+    with pytest.raises(ValueError, match="x must be int8"):
+        K.to_blocked(a_t.astype(np.int32))
 
 
 def test_kblock_stored_format_matches_dense(isa, rng):

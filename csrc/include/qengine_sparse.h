@@ -74,6 +74,18 @@ void qe_spmm_kb4_run_cm(const qe_spmm_kb4_kernel* kernel, const void* packed, si
                         const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
                         int32_t zo, int32_t qmin, int32_t qmax, void* scratch,
                         int num_threads);
+/* The same product in the blocked layout (docs/SPARSE.md): channels in groups of 4, each
+ * group a [M, 4] slab. a: input channel 4 kb + j, position m at a[kb * a_stride + 4 m + j]
+ * (a_stride >= 4 M; channels past K: any value), c: output channel 4 g + j at
+ * c[g * c_stride + 4 m + j] (c_stride >= 4 M; channels past N are written 0). The
+ * kernels that have a blocked kernel read the input in place; the others run their
+ * channel-major pair per 64 positions. Scratch: qe_spmm_kb4_scratch_size_c4 bytes. */
+size_t qe_spmm_kb4_scratch_size_c4(const qe_spmm_kb4_kernel* kernel, const void* packed,
+                                   size_t m, int num_threads);
+void qe_spmm_kb4_run_c4(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,
+                        const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
+                        int32_t zo, int32_t qmin, int32_t qmax, void* scratch,
+                        int num_threads);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,14 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
                              int8_t* crow, const qe_spmm_params* p);
 
+/* The blocked mode's kernel (mm_c4 below): qe_kb4_mm_fn's arguments and a slab of
+ * QE_KB4_C4_SLAB bytes of its own (64-byte aligned). */
+#define QE_KB4_C4_SLAB 32768
+typedef void (*qe_kb4_mm_c4_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1,
+                                const uint8_t* at, size_t at_stride, size_t mb, size_t me,
+                                int8_t* c, size_t c_stride, const qe_spmm_params* p,
+                                uint8_t* slab);
+
 /* The channel-major mode (qe_spmm_kb4_run_cm) has its own pair with the same signatures:
  * pack_cm reads A^T [K, M] (input channel k, position m at a[k * a_stride + m]) and may
  * order the positions of a tile in `at` as its mm_cm wants; mm_cm writes C^T [N, M]
@@ -95,6 +103,12 @@ struct qe_spmm_kb4_kernel {
   qe_kb4_mv_fn mv;  /* NULL: small M runs mm on a padded tile */
   qe_kb4_pack_fn pack_cm;
   qe_kb4_mm_fn mm_cm;
+  /* The blocked mode (qe_spmm_kb4_run_c4), or NULL (the driver runs pack_cm and mm_cm per
+   * 64-position tile): channels [n0, n1) (n0 a multiple of 16) for positions [mb, me),
+   * reading the int8 input in place (at + kb * at_stride + 4 m: the 4 channels of k-block
+   * kb at position m; nothing past M is read) and writing every byte of output groups
+   * n0 / 4 .. (c + g * c_stride + 4 m), 0 for channels past N. */
+  qe_kb4_mm_c4_fn mm_c4;
 };
 
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;

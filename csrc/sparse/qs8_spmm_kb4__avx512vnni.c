@@ -180,29 +180,43 @@ typedef struct {
   qe_requant_avx512 r;
 } chan;
 
+INLINE void chan_init_at(chan* ch, const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p,
+                         int32_t zo_odd) {
+  ch->kb = W->kb + W->ptr[n], ch->w = W->w + W->ptr[n];
+  ch->cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
+  ch->bias = _mm512_set1_epi32(W->bias_u8[n]);
+  const int32_t sh = W->sh[n];
+  ch->exact32 = sh >= 33 && sh <= 54;
+  if (ch->exact32) {
+    ch->m0 = _mm512_set1_epi32(W->m0[n]);
+    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
+    ch->rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
+    ch->shift = _mm512_set1_epi32(sh - 32);
+  } else {
+    ch->r = qe_requant_avx512_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
+  }
+}
+
 INLINE chan chan_init(const qe_spmm_kb4_w* W, size_t n, const qe_spmm_params* p,
                       int32_t zo_odd) {
   chan ch;
-  ch.kb = W->kb + W->ptr[n], ch.w = W->w + W->ptr[n];
-  ch.cnt = (size_t)(W->ptr[n + 1] - W->ptr[n]);
-  ch.bias = _mm512_set1_epi32(W->bias_u8[n]);
-  const int32_t sh = W->sh[n];
-  ch.exact32 = sh >= 33 && sh <= 54;
-  if (ch.exact32) {
-    ch.m0 = _mm512_set1_epi32(W->m0[n]);
-    /* 2^(sh-33) + zo 2^(sh-32) = (1 + 2 zo) 2^(sh-33): |.| <= 255 2^21, no overflow */
-    ch.rnd = _mm512_set1_epi32((int32_t)((uint32_t)zo_odd << (sh - 33)));
-    ch.shift = _mm512_set1_epi32(sh - 32);
-  } else {
-    ch.r = qe_requant_avx512_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
-  }
+  chan_init_at(&ch, W, n, p, zo_odd);
   return ch;
 }
 
 /* One channel with blocks, G x 16 positions: 64 int8, lane l byte b = position
  * 16 (b / 4) + 4 l + b % 4 of the vectors as packed (the order of the two packs). */
-INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, const uint8_t* at,
-                         size_t at_stride, const qe_spmm_params* p) {
+/* signed: at holds int8 activations (the blocked mode reads its input in place), flipped
+ * to uint8 here; mk: per vector, the bytes to load (a tail tile of the blocked mode reads
+ * nothing past M); NULL: whole vectors. */
+INLINE __m512i ld_act(const uint8_t* x, const int is_signed, const __mmask64* mk, size_t g) {
+  const __m512i v = mk ? _mm512_maskz_loadu_epi8(mk[g], x) : _mm512_loadu_si512(x);
+  return is_signed ? _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)) : v;
+}
+
+INLINE __m512i chan_tile_in(const size_t G, const int exact32, const chan* ch,
+                            const uint8_t* at, size_t at_stride, const qe_spmm_params* p,
+                            const int is_signed, const __mmask64* mk) {
   __m512i acc[4], acc1[4];
   for (size_t g = 0; g < G; g++) acc[g] = ch->bias, acc1[g] = _mm512_setzero_si512();
   const int32_t *kb = ch->kb, *wv = ch->w;
@@ -213,14 +227,14 @@ INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, cons
     const uint8_t* x1 = at + (size_t)kb[i + 1] * at_stride;
     const __m512i w0 = _mm512_set1_epi32(wv[i]), w1 = _mm512_set1_epi32(wv[i + 1]);
     for (size_t g = 0; g < G; g++) {
-      acc[g] = dpbusd(acc[g], _mm512_loadu_si512(x0 + 64 * g), w0);
-      acc1[g] = dpbusd(acc1[g], _mm512_loadu_si512(x1 + 64 * g), w1);
+      acc[g] = dpbusd(acc[g], ld_act(x0 + 64 * g, is_signed, mk, g), w0);
+      acc1[g] = dpbusd(acc1[g], ld_act(x1 + 64 * g, is_signed, mk, g), w1);
     }
   }
   if (i < cnt) {
     const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
     const __m512i w0 = _mm512_set1_epi32(wv[i]);
-    for (size_t g = 0; g < G; g++) acc[g] = dpbusd(acc[g], _mm512_loadu_si512(x0 + 64 * g), w0);
+    for (size_t g = 0; g < G; g++) acc[g] = dpbusd(acc[g], ld_act(x0 + 64 * g, is_signed, mk, g), w0);
   }
   if (cnt > 1) /* one block (common at high sparsity): acc1 is still 0 */
     for (size_t g = 0; g < G; g++) acc[g] = _mm512_add_epi32(acc[g], acc1[g]);
@@ -237,6 +251,11 @@ INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, cons
   if (p->qmin > -128) v = _mm512_max_epi8(v, _mm512_set1_epi8((char)p->qmin));
   if (p->qmax < 127) v = _mm512_min_epi8(v, _mm512_set1_epi8((char)p->qmax));
   return v;
+}
+
+INLINE __m512i chan_tile(const size_t G, const int exact32, const chan* ch, const uint8_t* at,
+                         size_t at_stride, const qe_spmm_params* p) {
+  return chan_tile_in(G, exact32, ch, at, at_stride, p, 0, NULL);
 }
 
 /* One channel, G x 16 positions (chan_tile's order). */
@@ -345,6 +364,139 @@ static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
       row_cm(1, &ch, at, at_stride, mb, me, c + n * c_stride, p);
     else
       row_cm(0, &ch, at, at_stride, mb, me, c + n * c_stride, p);
+  }
+}
+
+/* Blocked mode (kb4.h mm_c4), the activations read in place. Per group of 4 channels and
+ * chunk of up to C4_CHUNK positions, each channel with blocks runs its row as the
+ * channel-major mode does (constants made once, no transposes) into a small buffer in
+ * chan_tile's order (lane l byte b = position 16 (b / 4) + 4 l + b % 4 of a 64-position
+ * tile); then the 4 rows are interleaved bytewise and by 16-bit pairs, which gives 4
+ * vectors of 16 positions x 4 channels in order: 6 unpacks per 256 output bytes, no
+ * cross-lane shuffles. (Running the 4 channels tile by tile instead, with a branch per
+ * channel and tile, spilled the 4 vectors: b3_expand_56 at 95%, 26.5 against 21.7 us.) */
+#define C4_CHUNK 256
+
+/* The masks of a tail tile of rem < 64 positions: the bytes of each 16-position vector
+ * inside M (for its 64-byte loads of one k-block and for the output stores). */
+INLINE void tail_masks(size_t rem, __mmask64 mk[4]) {
+  for (size_t g = 0; g < 4; g++) mk[g] = rem > 16 * g ? qe_mask64(4 * (rem - 16 * g)) : 0;
+}
+
+/* Channel ch's row for positions [0, len) of a into buf; is_signed: a is the int8 input
+ * (flipped at each load), else the flipped slab (padded: whole tiles are read). */
+INLINE void row_c4(const int exact32, const int is_signed, const chan* ch, const uint8_t* a,
+                   size_t a_stride, size_t len, int8_t* buf, const qe_spmm_params* p) {
+  size_t t = 0;
+  for (; t + T <= len; t += T)
+    _mm512_store_si512(buf + t,
+                       chan_tile_in(4, exact32, ch, a + 4 * t, a_stride, p, is_signed, NULL));
+  if (t == len) return;
+  /* a tail of vectors G = ceil(rem / 16) only (14 x 14 = 3 x 64 + 4); nothing past M is
+   * read from the input; the buffer's bytes past M are never stored */
+  __mmask64 mk[4];
+  tail_masks(len - t, mk);
+  const __mmask64* m = is_signed ? mk : NULL;
+  const uint8_t* x = a + 4 * t;
+  __m512i v;
+  switch (qe_div_up(len - t, 16)) {
+    case 1: v = chan_tile_in(1, exact32, ch, x, a_stride, p, is_signed, m); break;
+    case 2: v = chan_tile_in(2, exact32, ch, x, a_stride, p, is_signed, m); break;
+    case 3: v = chan_tile_in(3, exact32, ch, x, a_stride, p, is_signed, m); break;
+    default: v = chan_tile_in(4, exact32, ch, x, a_stride, p, is_signed, m); break;
+  }
+  _mm512_store_si512(buf + t, v);
+}
+
+/* The 4 rows (src[j], advancing inc[j] bytes per tile: 64, or 0 for a constant) into the
+ * blocked output of positions [0, len). */
+static void interleave4(const int8_t* const src[4], const size_t inc[4], size_t len,
+                        int8_t* out) {
+  for (size_t t = 0; t < len; t += T) {
+    __m512i v[4];
+    for (size_t j = 0; j < 4; j++) v[j] = _mm512_loadu_si512(src[j] + (t / T) * inc[j]);
+    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]);
+    const __m512i r[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
+                          _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+    int8_t* o = out + 4 * t;
+    if (t + T <= len) {
+      for (size_t g = 0; g < 4; g++) _mm512_storeu_si512(o + 64 * g, r[g]);
+    } else {
+      for (size_t g = 0; g < 4; g++)
+        if (len - t > 16 * g) _mm512_mask_storeu_epi8(o + 64 * g, qe_mask64(4 * (len - t - 16 * g)), r[g]);
+    }
+  }
+}
+
+/* Positions [0, len) of the kblocks rows of a, flipped to uint8, into slab rows of
+ * stride (whole 64-byte vectors; bytes past M are not read from a). */
+static void flip_copy(const uint8_t* a, size_t a_stride, size_t kblocks, size_t len,
+                      uint8_t* slab, size_t stride) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  const size_t bytes = 4 * len;
+  for (size_t kb = 0; kb < kblocks; kb++) {
+    const uint8_t* src = a + kb * a_stride;
+    uint8_t* dst = slab + kb * stride;
+    size_t i = 0;
+    for (; i + 64 <= bytes; i += 64)
+      _mm512_store_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
+    if (i < bytes)
+      _mm512_store_si512(dst + i, _mm512_xor_si512(
+                                      _mm512_maskz_loadu_epi8(qe_mask64(bytes - i), src + i), flip));
+  }
+}
+
+/* slab: QE_KB4_C4_SLAB bytes. When the channels' blocks read each k-block row 8 times or
+ * more, the panel is flipped once into the slab (a load, a xor and a store per 64 bytes)
+ * and the blocks read it as it is; else each block flips what it loads (one vpxord per
+ * vpdpbusd). At 95%, 1.2 reads per row (b3_project_56) ran 12.2 us flipping at each load
+ * against 19.1 with the slab, 4.8 (b11_project_14) 8.2 against 8.5; at 90%, 58 reads
+ * (b12_expand_14) 20.8 against 17.8, 128 (conv_last_7) 38.4 against 29.9. */
+static void mm_c4(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a,
+                  size_t a_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
+                  const qe_spmm_params* p, uint8_t* slab) {
+  const int32_t zo_odd = 1 + 2 * p->zo;
+  n1 = QE_MIN(n1, W->n);
+  if (n0 >= n1) return;
+  _Alignas(64) int8_t rows[4][C4_CHUNK];
+  _Alignas(64) int8_t konst[4][64]; /* a channel without blocks: its byte; past N: 0 */
+  const size_t reads = (size_t)(W->ptr[n1] - W->ptr[n0]), len = me - mb;
+  const size_t stride = qe_round_up(4 * len, 64);
+  const int flipped = reads >= 8 * W->kblocks && W->kblocks * stride <= QE_KB4_C4_SLAB;
+  const uint8_t* base = a + 4 * mb; /* position mb */
+  if (flipped) {
+    flip_copy(base, a_stride, W->kblocks, len, slab, stride);
+    base = slab, a_stride = stride;
+  }
+  for (size_t n = n0; n < n1; n += 4) {
+    chan ch[4];
+    int live[4];
+    const int8_t* src[4];
+    size_t inc[4];
+    for (size_t j = 0; j < 4; j++) {
+      live[j] = n + j < W->n && !qe_kb4_empty(W, n + j);
+      if (live[j]) chan_init_at(&ch[j], W, n + j, p, zo_odd);
+      else memset(konst[j], n + j < W->n ? qe_kb4_empty_out(W, n + j, p) : 0, 64);
+      src[j] = live[j] ? rows[j] : konst[j];
+      inc[j] = live[j] ? T : 0;
+    }
+    int8_t* row = c + (n / 4) * c_stride;
+    for (size_t m = mb; m < me; m += C4_CHUNK) {
+      const size_t cl = QE_MIN((size_t)C4_CHUNK, me - m);
+      const uint8_t* x = base + 4 * (m - mb);
+      for (size_t j = 0; j < 4; j++) {
+        if (!live[j]) continue;
+        if (ch[j].exact32) {
+          if (flipped) row_c4(1, 0, &ch[j], x, a_stride, cl, rows[j], p);
+          else row_c4(1, 1, &ch[j], x, a_stride, cl, rows[j], p);
+        } else {
+          if (flipped) row_c4(0, 0, &ch[j], x, a_stride, cl, rows[j], p);
+          else row_c4(0, 1, &ch[j], x, a_stride, cl, rows[j], p);
+        }
+      }
+      interleave4(src, inc, cl, row + 4 * m);
+    }
   }
 }
 
@@ -476,4 +628,5 @@ static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni = {
-    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv, pack_cm, mm_cm};
+    "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv, pack_cm, mm_cm,
+    mm_c4};

@@ -244,6 +244,127 @@ void qe_kb4_pack_s8_cm__scalar(size_t m0, size_t m, size_t k, const int8_t* a,
             i < m && 4 * kb + j < k ? (uint8_t)a[(4 * kb + j) * a_stride + i] : 0;
 }
 
+/* ---- blocked mode --------------------------------------------------------------------- */
+
+/* Without the kernel's mm_c4: per 64-position tile, the input unblocked to A^T, the
+ * channel-major pair, and the result blocked (scratch per worker, c4_tile_bytes). */
+static size_t c4_tile_bytes(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W) {
+  return QE_KB4_MP * (W->kblocks * (4 + kern->elem) + W->np);
+}
+
+/* The blocked mode's split: panels of positions (about 32 KiB of input each, as the
+ * channel-major mode's slabs: it stays in L1/L2 while every group reads it) times chunks
+ * of channels (only when there are not two panels per thread), run by nworkers workers
+ * that take every nworkers-th task, each with its own scratch. Without a blocked kernel,
+ * panels of 64 positions. */
+typedef struct {
+  size_t panel, n_per_task, n_nchunks, tasks, nworkers, worker_bytes;
+} c4_split;
+
+static c4_split c4_split_for(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W, size_t m,
+                             int num_threads) {
+  const size_t threads = (size_t)QE_MAX(num_threads, 1), groups = W->np / QE_KB4_NB;
+  c4_split S;
+  if (kern->mm_c4) {
+    S.panel = QE_MAX(CM_SLAB / QE_MAX(W->kblocks * 4, 1) / QE_KB4_MP * QE_KB4_MP, QE_KB4_MP);
+    S.worker_bytes = QE_KB4_C4_SLAB;
+  } else {
+    S.panel = QE_KB4_MP;
+    S.worker_bytes = c4_tile_bytes(kern, W);
+  }
+  const size_t panels = qe_div_up(m, S.panel);
+  size_t chunks = 1;
+  if (kern->mm_c4 && threads > 1 && panels < 2 * threads)
+    chunks = QE_MIN(qe_div_up(4 * threads, panels), groups);
+  S.n_per_task = qe_div_up(groups, chunks) * QE_KB4_NB;
+  S.n_nchunks = qe_div_up(W->np, S.n_per_task);
+  S.tasks = panels * S.n_nchunks;
+  S.nworkers = threads > 1 ? QE_MIN(S.tasks, 4 * threads) : 1;
+  return S;
+}
+
+size_t qe_spmm_kb4_scratch_size_c4(const qe_spmm_kb4_kernel* kern, const void* packed,
+                                   size_t m, int num_threads) {
+  const qe_spmm_kb4_w W = view(packed);
+  const c4_split S = c4_split_for(kern, &W, m, num_threads);
+  const size_t blocked = S.nworkers * S.worker_bytes + 64;
+  if (m != 1) return blocked;
+  const size_t row = qe_spmm_kb4_scratch_size(kern, packed, 1); /* unpadded: one row */
+  return QE_MAX(row, blocked);
+}
+
+static void c4_tile_via_cm(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W,
+                           const int8_t* a, size_t a_stride, size_t mb, size_t mt, int8_t* c,
+                           size_t c_stride, const qe_spmm_params* p, uint8_t* scratch) {
+  const size_t kp = 4 * W->kblocks, T = QE_KB4_MP;
+  int8_t* at = (int8_t*)scratch;       /* A^T [kp, T] */
+  uint8_t* slab = scratch + kp * T;    /* the kernel's packed tile */
+  int8_t* ct = (int8_t*)slab + W->kblocks * T * kern->elem; /* C^T [np, T] */
+  for (size_t k = 0; k < kp; k++)
+    for (size_t i = 0; i < mt; i++) at[k * T + i] = a[(k / 4) * a_stride + 4 * (mb + i) + k % 4];
+  if (W->kblocks) kern->pack_cm(0, mt, W->k, at, T, slab, T * kern->elem);
+  kern->mm_cm(W, 0, W->np, slab, T * kern->elem, 0, mt, ct, T, p);
+  for (size_t n = 0; n < qe_round_up(W->n, 4); n++) {
+    const int empty = n < W->n && qe_kb4_empty(W, n);
+    const int8_t fill = n >= W->n ? 0 : empty ? qe_kb4_empty_out(W, n, p) : 0;
+    for (size_t i = 0; i < mt; i++)
+      c[(n / 4) * c_stride + 4 * (mb + i) + n % 4] = n < W->n && !empty ? ct[n * T + i] : fill;
+  }
+}
+
+typedef struct {
+  const qe_spmm_kb4_kernel* kern;
+  qe_spmm_kb4_w W;
+  qe_spmm_params p;
+  c4_split S;
+  size_t m, a_stride, c_stride;
+  const int8_t* a;
+  int8_t* c;
+  uint8_t* scratch;
+} c4_job;
+
+/* Worker w: tasks w, w + nworkers, ... (c4_split). */
+static void c4_worker(void* ctx, size_t w) {
+  const c4_job* J = (const c4_job*)ctx;
+  const c4_split* S = &J->S;
+  uint8_t* scratch = J->scratch + w * S->worker_bytes;
+  for (size_t t = w; t < S->tasks; t += S->nworkers) {
+    const size_t mb = t / S->n_nchunks * S->panel, me = QE_MIN(J->m, mb + S->panel);
+    if (!J->kern->mm_c4) {
+      c4_tile_via_cm(J->kern, &J->W, J->a, J->a_stride, mb, me - mb, J->c, J->c_stride, &J->p,
+                     scratch);
+      continue;
+    }
+    const size_t n0 = t % S->n_nchunks * S->n_per_task;
+    J->kern->mm_c4(&J->W, n0, QE_MIN(J->W.np, n0 + S->n_per_task), (const uint8_t*)J->a,
+                   J->a_stride, mb, me, J->c, J->c_stride, &J->p, scratch);
+  }
+}
+
+static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, const int8_t* a,
+                size_t a_stride, int8_t* c, size_t c_stride, int32_t zo, int32_t qmin,
+                int32_t qmax, void* scratch, int num_threads, int channel_major);
+
+void qe_spmm_kb4_run_c4(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m,
+                        const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
+                        int32_t zo, int32_t qmin, int32_t qmax, void* scratch,
+                        int num_threads) {
+  c4_job J;
+  J.W = view(packed);
+  if (m == 0 || J.W.n == 0) return;
+  if (m == 1 && a_stride == 4 && c_stride == 4) {
+    /* one position, unpadded: the same bytes as a row of A and of C (K, N padded to 4) */
+    run(kern, packed, 1, a, a_stride, c, c_stride, zo, qmin, qmax, scratch, num_threads, 0);
+    memset(c + J.W.n, 0, qe_round_up(J.W.n, 4) - J.W.n);
+    return;
+  }
+  J.kern = kern, J.m = m, J.a = a, J.a_stride = a_stride, J.c = c, J.c_stride = c_stride;
+  J.p.zo = zo, J.p.qmin = qmin, J.p.qmax = qmax;
+  J.scratch = (uint8_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  J.S = c4_split_for(kern, &J.W, m, num_threads);
+  qe_parallel_for(num_threads, J.S.nworkers, c4_worker, &J);
+}
+
 typedef struct {
   const qe_spmm_kb4_kernel* kern;
   qe_kb4_pack_fn pack; /* kern->pack and mm, or their channel-major pair */

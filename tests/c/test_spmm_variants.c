@@ -108,13 +108,23 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
     int8_t* a_cm = malloc(k * (m + 5) + 1);
     for (size_t i = 0; i < m; i++)
       for (size_t kk = 0; kk < k; kk++) a_cm[kk * (m + 5) + i] = a[i * k + kk];
+    /* blocked: group g of 4 channels, position i at [g * stride + 4 i], padded strides,
+     * channels past K junk (their weights are 0) */
+    const size_t kb4 = (k + 3) / 4, nb4 = (n + 3) / 4, a_bs = 4 * m + 12, c_bs = 4 * m + 8;
+    int8_t* a_b = malloc(kb4 * a_bs + 1);
+    int8_t* got_b = malloc(nb4 * c_bs + 1);
+    for (size_t i = 0; i < kb4 * a_bs; i++) a_b[i] = (int8_t)(i * 37 + 11);
+    for (size_t i = 0; i < m; i++)
+      for (size_t kk = 0; kk < k; kk++) a_b[kk / 4 * a_bs + 4 * i + kk % 4] = a[i * k + kk];
     for (int with_mv = 0; with_mv <= 1; with_mv++) {
       qe_spmm_kb4_pack(n, k, ptr, idx, 4, vals, bias, m0, sh, packed);
       if (with_mv) qe_spmm_kb4_pack_mv(packed);
       for (int isa = 0; isa < QE_ISA_COUNT; isa++) {
         if (!qe_isa_supported(isa) || !qe_spmm_kb4_kernel_for(isa)) continue;
         const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(isa);
-        void* scratch = malloc(qe_spmm_kb4_scratch_size(kern, packed, m) + 1);
+        const size_t s1 = qe_spmm_kb4_scratch_size(kern, packed, m);
+        const size_t s2 = qe_spmm_kb4_scratch_size_c4(kern, packed, m, 3);
+        void* scratch = malloc((s1 > s2 ? s1 : s2) + 1);
         for (int t = 1; t <= 3; t++) {
           memset(got, 0x55, m * n);
           qe_spmm_kb4_run(kern, packed, m, a, k, got, n, zo, qmin, qmax, scratch, t);
@@ -138,11 +148,28 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
               bad = 1;
               break;
             }
+          /* blocked: every byte of the groups written, channels past N 0 */
+          memset(got_b, 0x55, nb4 * c_bs);
+          qe_spmm_kb4_run_c4(kern, packed, m, a_b, a_bs, got_b, c_bs, zo, qmin, qmax, scratch,
+                             t);
+          for (size_t i = 0; i < m * nb4 * 4; i++) {
+            const size_t pos = i / (4 * nb4), ch = i % (4 * nb4);
+            const int8_t g = got_b[ch / 4 * c_bs + 4 * pos + ch % 4];
+            const int8_t w8 = ch < n ? want[pos * n + ch] : 0;
+            if (g != w8) {
+              printf("FAIL %s blocked mv=%d threads=%d m=%zu n=%zu k=%zu d=%d%%: "
+                     "position %zu channel %zu want %d got %d\n", qe_spmm_kb4_kernel_name(kern),
+                     with_mv, t, m, n, k, density_pct, pos, ch, w8, g);
+              bad = 1;
+              break;
+            }
+          }
         }
         free(scratch);
       }
     }
     free(ptr), free(idx), free(vals), free(packed), free(got), free(got_cm), free(a_cm);
+    free(a_b), free(got_b);
   }
   free(w), free(a), free(bias), free(m0), free(sh), free(want);
   return bad;
