@@ -78,12 +78,42 @@ cdef class ScratchCache:
         self.buf = buf
 
 
+cdef bint is_int8_c(object x, int ndim):
+    """x is a C-contiguous int8 ndarray of ndim dimensions: numpy's C API, not attribute
+    lookups (those were most of a small kernel call's ~0.7 us)."""
+    return (isinstance(x, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_INT8
+            and cnp.PyArray_NDIM(<cnp.ndarray>x) == ndim
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x))
+
+
+cdef object int8_in(object a, int ndim, str layout):
+    """`a` checked to be a C-contiguous int8 array of ndim dimensions (ValueError naming
+    the expected layout otherwise); its data pointer is then array_data(a)."""
+    if not is_int8_c(a, ndim):
+        got = f"{a.dtype} of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"a must be a C-contiguous int8 array {layout}, got {got}")
+    return a
+
+
 cdef object int8_out(object out, tuple shape):
     """A new int8 array of `shape` (new_output), or `out` checked to be one to write into."""
+    cdef int nd = len(shape), i
+    cdef cnp.npy_intp dims[8]
+    cdef size_t nbytes = 1
+    if nd > 8:
+        raise ValueError(f"rank above 8: {shape}")
+    for i in range(nd):
+        dims[i] = <cnp.npy_intp>shape[i]
+        nbytes *= <size_t>dims[i]
     if out is None:
+        if nbytes < 65536:  # as new_output does for small arrays, without its lookups
+            return cnp.PyArray_EMPTY(nd, dims, cnp.NPY_INT8, 0)
         return new_output(shape, np.int8)
-    if not (isinstance(out, np.ndarray) and out.dtype == np.int8 and out.shape == shape
-            and out.flags.c_contiguous and out.flags.writeable):
+    cdef bint ok = is_int8_c(out, nd) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
+    if ok:
+        for i in range(nd):
+            ok = ok and cnp.PyArray_DIMS(<cnp.ndarray>out)[i] == dims[i]
+    if not ok:
         raise ValueError(f"out must be a writeable C-contiguous int8 array of shape {shape}")
     return out
 

@@ -46,13 +46,13 @@ cdef class PackedSpmm:
     def nbytes(self):
         return self.packed.nbytes
 
-    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads,
-            out=None):
+    def run(self, a, int zo, int qmin, int qmax, int num_threads, out=None):
         """int8 [M, N]; `out`, if given, is a C-contiguous int8 [M, N] array written in place."""
-        if <size_t>a.shape[1] != self.k:
-            raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
+        cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(int8_in(a, 2, "[M, K]"))
+        if <size_t>shape[1] != self.k:
+            raise ValueError(f"a has K={shape[1]} columns, the sparse weights K={self.k}")
         check_requant_out(zo, qmin, qmax, num_threads)
-        cdef size_t m = a.shape[0]
+        cdef size_t m = shape[0]
         out = int8_out(out, (m, self.n))
         if m == 0 or self.n == 0:
             return out
@@ -61,8 +61,7 @@ cdef class PackedSpmm:
         scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)
-        cdef int8_t zero = 0
-        cdef const int8_t* ap = &a[0, 0] if self.k else &zero
+        cdef const int8_t* ap = <const int8_t*>array_data(a)
         with nogil:
             qe_spmm_run(self.kernel, w, m, ap, self.k, c, self.n, zo, qmin, qmax, s,
                         num_threads)
@@ -114,41 +113,40 @@ cdef class PackedSpmmKb4:
     def nbytes(self):
         return self.packed.nbytes
 
-    def run(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax, int num_threads,
-            out=None):
+    def run(self, a, int zo, int qmin, int qmax, int num_threads, out=None):
         """int8 [M, N]; `out`, if given, is a C-contiguous int8 [M, N] array written in place."""
-        if <size_t>a.shape[1] != self.k:
-            raise ValueError(f"a has K={a.shape[1]} columns, the sparse weights K={self.k}")
-        return self._run(a, a.shape[0], zo, qmin, qmax, num_threads, out, False)
+        cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(int8_in(a, 2, "[M, K]"))
+        if <size_t>shape[1] != self.k:
+            raise ValueError(f"a has K={shape[1]} columns, the sparse weights K={self.k}")
+        return self._run(a, shape[0], zo, qmin, qmax, num_threads, out, False)
 
-    def run_channel_major(self, const int8_t[:, ::1] a, int zo, int qmin, int qmax,
-                          int num_threads, out=None):
+    def run_channel_major(self, a, int zo, int qmin, int qmax, int num_threads, out=None):
         """The same product in the channel-major (NCHW) layout: a is A^T, int8 [K, M]
         (input channel by position), the result C^T, int8 [N, M]; `out`, if given, a
         C-contiguous int8 [N, M] array written in place. Bit-identical to run(a.T).T."""
-        if <size_t>a.shape[0] != self.k:
-            raise ValueError(f"a has K={a.shape[0]} rows (channel-major [K, M]), the sparse "
+        cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(int8_in(a, 2, "[K, M]"))
+        if <size_t>shape[0] != self.k:
+            raise ValueError(f"a has K={shape[0]} rows (channel-major [K, M]), the sparse "
                              f"weights K={self.k}")
-        return self._run(a, a.shape[1], zo, qmin, qmax, num_threads, out, True)
+        return self._run(a, shape[1], zo, qmin, qmax, num_threads, out, True)
 
-    def run_blocked(self, const int8_t[:, :, ::1] a, int zo, int qmin, int qmax,
-                    int num_threads, out=None):
+    def run_blocked(self, a, int zo, int qmin, int qmax, int num_threads, out=None):
         """The same product in the blocked layout (docs/SPARSE.md): a is int8
         [ceil(K/4), M, 4], input channel 4 kb + j at position m in a[kb, m, j] (channels
         past K: any value); the result int8 [ceil(N/4), M, 4], channels past N 0; `out`,
         if given, a C-contiguous int8 array of that shape written in place. Kernels with a
         blocked kernel read `a` in place: no activation packing. Bit-identical to run()."""
         kb, nb = (self.k + 3) // 4, (self.n + 3) // 4
-        if a.shape[0] != kb or a.shape[2] != 4:
+        cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(int8_in(a, 3, "[ceil(K/4), M, 4]"))
+        if <size_t>shape[0] != kb or shape[2] != 4:
             raise ValueError(f"a must be blocked [ceil(K/4), M, 4] = [{kb}, M, 4] for the "
-                             f"sparse weights K={self.k}, got shape {tuple(a.shape)}")
+                             f"sparse weights K={self.k}, got shape {a.shape}")
         check_requant_out(zo, qmin, qmax, num_threads)
-        cdef size_t m = a.shape[1]
+        cdef size_t m = shape[1]
         out = int8_out(out, (nb, m, 4))
         if m == 0 or nb == 0:
             return out
-        cdef int8_t zero = 0
-        cdef const int8_t* ap = &a[0, 0, 0] if kb else &zero
+        cdef const int8_t* ap = <const int8_t*>array_data(a)
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
         need = qe_spmm_kb4_scratch_size_c4(self.kernel, w, m, num_threads) + 1
         scratch = self._scratch.take(need)
@@ -160,7 +158,7 @@ cdef class PackedSpmmKb4:
         self._scratch.give(scratch)
         return out
 
-    cdef _run(self, const int8_t[:, ::1] a, size_t m, int zo, int qmin, int qmax,
+    cdef _run(self, a, size_t m, int zo, int qmin, int qmax,
               int num_threads, out, bint channel_major):
         check_requant_out(zo, qmin, qmax, num_threads)
         out = int8_out(out, (self.n, m) if channel_major else (m, self.n))
@@ -171,8 +169,7 @@ cdef class PackedSpmmKb4:
         scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)
-        cdef int8_t zero = 0
-        cdef const int8_t* ap = &a[0, 0] if self.k else &zero
+        cdef const int8_t* ap = <const int8_t*>array_data(a)
         with nogil:
             if channel_major:
                 qe_spmm_kb4_run_cm(self.kernel, w, m, ap, m, c, m, zo, qmin, qmax, s,
