@@ -2,7 +2,8 @@
  * weights, counted under qemu user mode by benchmarks/kb4_arm_count.sh (qemu does not time
  * ARM cores faithfully; an instruction count is what it can measure: docs/SPARSE.md, "NEON").
  *   kb4_arm_count M N K DENSITY% REPS MODE     MODE 0: kb4 NHWC, 1: kb4 channel-major,
- *                                              2: the dense GEMM (the weights made dense)
+ *                                              2: the dense GEMM (the weights made dense),
+ *                                              3: kb4 blocked (input read in place)
  * Weights: each (channel, k-block) is a nonzero 1x4 block with probability DENSITY%. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,9 @@ int main(int argc, char** argv) {
   }
   int32_t *bias = malloc(4 * N), *m0 = malloc(4 * N), *sh = malloc(4 * N);
   for (size_t n = 0; n < N; n++) bias[n] = (int32_t)(rnd() % 65536) - 32768, m0[n] = 1500000000, sh[n] = 40;
-  int8_t* a = malloc(M * K);
-  for (size_t i = 0; i < M * K; i++) a[i] = (int8_t)rnd();
-  int8_t* c = malloc(M * N);
+  int8_t* a = malloc(M * KB * 4); /* room for the blocked layout's padded channels */
+  for (size_t i = 0; i < M * KB * 4; i++) a[i] = (int8_t)rnd();
+  int8_t* c = malloc(M * (N + 3) / 4 * 4);
   const char* name;
   if (mode == 2) {
     const qe_gemm_kernel* g = qe_gemm_kernel_for(qe_isa_selected());
@@ -52,9 +53,13 @@ int main(int argc, char** argv) {
     void* packed = malloc(qe_spmm_kb4_packed_size(N, K, nb));
     qe_spmm_kb4_pack(N, K, ptr, idx, 4, vals, bias, m0, sh, packed);
     const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(qe_isa_selected());
-    void* scratch = malloc(qe_spmm_kb4_scratch_size(kern, packed, M));
+    const size_t s1 = qe_spmm_kb4_scratch_size(kern, packed, M);
+    const size_t s3 = qe_spmm_kb4_scratch_size_c4(kern, packed, M, 1);
+    void* scratch = malloc(s1 > s3 ? s1 : s3);
     for (int r = 0; r < reps; r++) {
-      if (mode == 1) /* A^T [K, M] in, C^T [N, M] out (the same bytes reinterpreted) */
+      if (mode == 3) /* blocked [KB, M, 4] in, [NB, M, 4] out */
+        qe_spmm_kb4_run_c4(kern, packed, M, a, 4 * M, c, 4 * M, 0, -128, 127, scratch, 1);
+      else if (mode == 1) /* A^T [K, M] in, C^T [N, M] out (the same bytes reinterpreted) */
         qe_spmm_kb4_run_cm(kern, packed, M, a, M, c, M, 0, -128, 127, scratch, 1);
       else
         qe_spmm_kb4_run(kern, packed, M, a, K, c, N, 0, -128, 127, scratch, 1);

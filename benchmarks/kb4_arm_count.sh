@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Guest instructions per call of the 1x4 kernels (NHWC and channel-major) and of the dense
+# Guest instructions per call of the 1x4 kernels (NHWC, channel-major, blocked) and of the dense
 # GEMM on ARM, counted under qemu user mode (-singlestep: one logged block per instruction)
 # for MobileNetV2-like layers at 90% 1x4 sparsity, on Cortex-A72 (Pi 4: neon) and Cortex-A76
 # (Pi 5: neondot). Counts, not times: qemu cannot time an ARM core. Needs the cross
@@ -36,15 +36,17 @@ count() { # cpu args...: instructions of REPS=2 minus REPS=1 (the setup cancels)
 layers=("$@")
 [ ${#layers[@]} -gt 0 ] || layers=("3136 24 96 10" "784 32 144 10" "784 192 32 10"
                                    "196 64 384 10" "196 384 64 10")
-printf "%-11s %-22s %12s %12s %12s %7s %7s\n" cpu "layer (M N K d%)" dense kb4 kb4cm \
-  dense/kb4 d/kb4cm
+printf "%-11s %-22s %12s %12s %12s %12s %7s %7s %7s\n" cpu "layer (M N K d%)" dense kb4 \
+  kb4cm kb4b dense/kb4 d/kb4cm d/kb4b
 for cpu in cortex-a72 cortex-a76; do
   for l in "${layers[@]}"; do
     read -r m n k d <<<"$l"
     dense=$(count "$cpu" "$m" "$n" "$k" "$d" 2)
     nhwc=$(count "$cpu" "$m" "$n" "$k" "$d" 0)
     cm=$(count "$cpu" "$m" "$n" "$k" "$d" 1)
-    awk -v c="$cpu" -v l="$l" -v d="$dense" -v h="$nhwc" -v m="$cm" \
-      'BEGIN { printf "%-11s %-22s %12d %12d %12d %6.2fx %6.2fx\n", c, l, d, h, m, d / h, d / m }'
+    b=$(count "$cpu" "$m" "$n" "$k" "$d" 3)
+    awk -v c="$cpu" -v l="$l" -v d="$dense" -v h="$nhwc" -v m="$cm" -v b="$b" \
+      'BEGIN { printf "%-11s %-22s %12d %12d %12d %12d %6.2fx %6.2fx %6.2fx\n", c, l, d, h, m, b,
+               d / h, d / m, d / b }'
   done
 done

@@ -362,21 +362,27 @@ def test_kblock_matrix_vector_section(isa, rng, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_kblock_channel_major_panels(isa, rng, threads):
-    # channel-major runs panels of positions (about 32 KiB of packed activations each) or,
-    # with few panels per thread, all positions then chunks of channels: M around a panel
-    # (1344 positions at K = 24, 192 at K = 144, 64 at K >= 512), tails of 1..63 positions
+def test_kblock_panels(isa, rng, threads):
+    # channel-major and blocked (both checked by _check) run panels of positions (about 32
+    # KiB of input each: 1344 positions at K = 24, 192 at K = 144, 64 at K >= 512) or, with
+    # few panels per thread, chunks of channels; tails of 1..63 positions; blocked runs
+    # chunks of up to 256 positions and flips a panel once when its rows are read 8+ times
     for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
                        (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
-                       (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0)]:
+                       (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0),
+                       (49, 260, 320, 0.1), (300, 64, 96, 0.9), (2, 7, 9, 0.5)]:
         _check(*_kblock_case(rng, m, n, k, d, structured=True), zo=-7, qmin=-120, qmax=100,
                threads=(threads,), blocks=("1x4",))
 
 
+def _small_kb4(rng, n, k):
+    w = K.kblock_prune(rng.integers(-127, 128, size=(n, k), dtype=np.int8), 0.5)
+    return K.pack_spmm(*K.dense_to_csr(w), k, np.zeros(n, np.int32),
+                       np.full(n, 2**30, np.int32), np.full(n, 33, np.int32), block="1x4")
+
+
 def test_kblock_channel_major_arguments(rng):
-    w = K.kblock_prune(rng.integers(-127, 128, size=(5, 12), dtype=np.int8), 0.5)
-    packed = K.pack_spmm(*K.dense_to_csr(w), 12, np.zeros(5, np.int32),
-                         np.full(5, 2**30, np.int32), np.full(5, 33, np.int32), block="1x4")
+    packed = _small_kb4(rng, 5, 12)
     a = rng.integers(-128, 128, size=(12, 7), dtype=np.int8)
     out = np.full((5, 7), 99, np.int8)
     assert packed.run_channel_major(a, 3, -128, 127, 1, out=out) is out
@@ -388,23 +394,8 @@ def test_kblock_channel_major_arguments(rng):
     assert packed.run_channel_major(np.empty((12, 0), np.int8), 0, -128, 127, 1).shape == (5, 0)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_kblock_blocked_panels(isa, rng, threads):
-    # blocked runs panels of positions (about 32 KiB of input each: 1344 positions at
-    # K = 24, 192 at K = 144, 64 at K >= 512) in chunks of up to 256, tails of 1..63
-    # positions; a panel is flipped once when its rows are read 8 times or more
-    for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
-                       (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
-                       (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0),
-                       (49, 260, 320, 0.1), (300, 64, 96, 0.9), (2, 7, 9, 0.5)]:
-        _check(*_kblock_case(rng, m, n, k, d, structured=True), zo=5, qmin=-110, qmax=120,
-               threads=(threads,), blocks=("1x4",))
-
-
 def test_kblock_blocked_arguments(rng):
-    w = K.kblock_prune(rng.integers(-127, 128, size=(5, 10), dtype=np.int8), 0.5)
-    packed = K.pack_spmm(*K.dense_to_csr(w), 10, np.zeros(5, np.int32),
-                         np.full(5, 2**30, np.int32), np.full(5, 33, np.int32), block="1x4")
+    packed = _small_kb4(rng, 5, 10)
     a_t = rng.integers(-128, 128, size=(10, 7), dtype=np.int8)
     ab = K.to_blocked(a_t)
     assert ab.shape == (3, 7, 4) and not ab[2, :, 2:].any()

@@ -103,8 +103,9 @@ struct qe_spmm_kb4_kernel {
   qe_kb4_mv_fn mv;  /* NULL: small M runs mm on a padded tile */
   qe_kb4_pack_fn pack_cm;
   qe_kb4_mm_fn mm_cm;
-  /* The blocked mode (qe_spmm_kb4_run_c4), or NULL (the driver runs pack_cm and mm_cm per
-   * 64-position tile): channels [n0, n1) (n0 a multiple of 16) for positions [mb, me),
+  /* The blocked mode (qe_spmm_kb4_run_c4; AVX-512, NEON, NEON-dot), or NULL (scalar,
+   * AVX2: the driver runs pack_cm and mm_cm per 64-position tile): channels [n0, n1) (n0
+   * a multiple of 16) for positions [mb, me),
    * reading the int8 input in place (at + kb * at_stride + 4 m: the 4 channels of k-block
    * kb at position m; nothing past M is read) and writing every byte of output groups
    * n0 / 4 .. (c + g * c_stride + 4 m), 0 for channels past N. */

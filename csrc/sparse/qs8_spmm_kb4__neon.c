@@ -10,17 +10,24 @@ static inline int32x4_t pair_sum(int32x4_t a, int32x4_t b) { /* {a0+a1, a2+a3, b
                       vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
 }
 
-static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                            size_t at_stride) {
+/* acc[0..1] += the products of 4 positions x 4 k (v) by the block's weights w */
+static inline void madd(int32x4_t acc[2], int8x16_t v, int8x8_t w) {
+  acc[0] = vpadalq_s16(acc[0], vmull_s8(vget_low_s8(v), w));
+  acc[1] = vpadalq_s16(acc[1], vmull_s8(vget_high_s8(v), w));
+}
+
+static inline __attribute__((always_inline)) qe_kb4_acc32 channel_bytes(
+    const qe_spmm_kb4_w* W, size_t n, const int8_t* at, size_t at_stride, size_t bytes) {
   int32x4_t acc[16];
   for (size_t i = 0; i < 16; i++) acc[i] = vdupq_n_s32(0);
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x8_t w = vreinterpret_s8_s32(vdup_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    for (size_t q = 0; q < 8; q++) { /* positions 4q .. 4q+3 */
-      const int8x16_t v = vld1q_s8(x + 16 * q);
-      acc[2 * q] = vpadalq_s16(acc[2 * q], vmull_s8(vget_low_s8(v), w));
-      acc[2 * q + 1] = vpadalq_s16(acc[2 * q + 1], vmull_s8(vget_high_s8(v), w));
+    if (bytes == 128) {
+      for (size_t q = 0; q < 8; q++) /* positions 4q .. 4q+3 */
+        madd(acc + 2 * q, vld1q_s8(x + 16 * q), w);
+    } else { /* a blocked-mode tail: nothing past M */
+      for (size_t q = 0; q < 8; q++) madd(acc + 2 * q, qe_kb4_load_q(x, q, bytes), w);
     }
   }
   qe_kb4_acc32 s;
@@ -109,8 +116,18 @@ void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, siz
   }
 }
 
+static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                            size_t at_stride) {
+  return channel_bytes(W, n, at, at_stride, 128);
+}
+
+static qe_kb4_acc32 channel_tail(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                                 size_t at_stride, size_t bytes) {
+  return channel_bytes(W, n, at, at_stride, bytes);
+}
+
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
     "qe_qs8_spmm_kb4_minmax_32x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__neon, mm, NULL,
-    qe_kb4_pack_s8_cm__neon, mm_cm, NULL};
+    qe_kb4_pack_s8_cm__neon, mm_cm, mm_c4};

@@ -4,20 +4,34 @@
  * eq. 5 by requant__neon.h. */
 #include "sparse/kb4_neon.h"
 
-static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                            size_t at_stride) {
+static inline __attribute__((always_inline)) qe_kb4_acc32 channel_bytes(
+    const qe_spmm_kb4_w* W, size_t n, const int8_t* at, size_t at_stride, size_t bytes) {
   qe_kb4_acc32 s;
   for (size_t q = 0; q < 8; q++) s.v[q] = vdupq_n_s32(W->bias[n]);
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
+    if (bytes == 128) {
+      for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
+    } else { /* a blocked-mode tail: nothing past M */
+      for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], qe_kb4_load_q(x, q, bytes), w);
+    }
   }
   return s;
+}
+
+static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                            size_t at_stride) {
+  return channel_bytes(W, n, at, at_stride, 128);
+}
+
+static qe_kb4_acc32 channel_tail(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
+                                 size_t at_stride, size_t bytes) {
+  return channel_bytes(W, n, at, at_stride, bytes);
 }
 
 QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neondot = {
     "qe_qs8_spmm_kb4_minmax_32x16__neondot", QE_ISA_NEONDOT, 4, qe_kb4_pack_s8__neon, mm, NULL,
-    qe_kb4_pack_s8_cm__neon, mm_cm, NULL};
+    qe_kb4_pack_s8_cm__neon, mm_cm, mm_c4};
