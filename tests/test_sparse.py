@@ -366,11 +366,12 @@ def test_kblock_panels(isa, rng, threads):
     # channel-major and blocked (both checked by _check) run panels of positions (about 32
     # KiB of input each: 1344 positions at K = 24, 192 at K = 144, 64 at K >= 512) or, with
     # few panels per thread, chunks of channels; tails of 1..63 positions; blocked runs
-    # chunks of up to 256 positions and flips a panel once when its rows are read 8+ times
+    # chunks of up to 1024 positions and flips a panel once when its rows are read 8+ times
     for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
                        (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
                        (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0),
-                       (49, 260, 320, 0.1), (300, 64, 96, 0.9), (2, 7, 9, 0.5)]:
+                       (49, 260, 320, 0.1), (300, 64, 96, 0.9), (700, 40, 96, 0.9),
+                       (2, 7, 9, 0.5)]:
         _check(*_kblock_case(rng, m, n, k, d, structured=True), zo=-7, qmin=-120, qmax=100,
                threads=(threads,), blocks=("1x4",))
 

@@ -80,8 +80,9 @@ typedef void (*qe_kb4_mm_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
                              int8_t* crow, const qe_spmm_params* p);
 
-/* The blocked mode's kernel (mm_c4 below): qe_kb4_mm_fn's arguments and a slab of
- * QE_KB4_C4_SLAB bytes of its own (64-byte aligned). */
+/* The blocked mode's kernel (mm_c4 below): qe_kb4_mm_fn's arguments and, when the driver
+ * chose so (kernel c4_slab), a slab of c4_slab bytes (64-byte aligned) into which to flip
+ * the panel of input, [mb, me) x ceil(K/4) x 4 bytes, that fits; else NULL. */
 #define QE_KB4_C4_SLAB 32768
 typedef void (*qe_kb4_mm_c4_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1,
                                 const uint8_t* at, size_t at_stride, size_t mb, size_t me,
@@ -110,6 +111,7 @@ struct qe_spmm_kb4_kernel {
    * kb at position m; nothing past M is read) and writing every byte of output groups
    * n0 / 4 .. (c + g * c_stride + 4 m), 0 for channels past N. */
   qe_kb4_mm_c4_fn mm_c4;
+  uint32_t c4_slab; /* bytes of slab mm_c4 can use (0: none) */
 };
 
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;

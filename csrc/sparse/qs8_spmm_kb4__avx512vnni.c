@@ -375,7 +375,7 @@ static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
  * vectors of 16 positions x 4 channels in order: 6 unpacks per 256 output bytes, no
  * cross-lane shuffles. (Running the 4 channels tile by tile instead, with a branch per
  * channel and tile, spilled the 4 vectors: b3_expand_56 at 95%, 26.5 against 21.7 us.) */
-#define C4_CHUNK 256
+#define C4_CHUNK 1024 /* 4 rows of 1 KiB in L1 (256: b3_expand_56 at 95% ~5% slower) */
 
 /* The masks of a tail tile of rem < 64 positions: the bytes of each 16-position vector
  * inside M (for its 64-byte loads of one k-block and for the output stores). */
@@ -447,12 +447,13 @@ static void flip_copy(const uint8_t* a, size_t a_stride, size_t kblocks, size_t 
   }
 }
 
-/* slab: QE_KB4_C4_SLAB bytes. When the channels' blocks read each k-block row 8 times or
- * more, the panel is flipped once into the slab (a load, a xor and a store per 64 bytes)
- * and the blocks read it as it is; else each block flips what it loads (one vpxord per
- * vpdpbusd). At 95%, 1.2 reads per row (b3_project_56) ran 12.2 us flipping at each load
- * against 19.1 with the slab, 4.8 (b11_project_14) 8.2 against 8.5; at 90%, 58 reads
- * (b12_expand_14) 20.8 against 17.8, 128 (conv_last_7) 38.4 against 29.9. */
+/* slab (the driver's choice, spmm_kb4.c c4_split_for): when the channels' blocks read each
+ * k-block row 8 times or more, the panel is flipped once into it (a load, a xor and a
+ * store per 64 bytes) and the blocks read it as it is; else (NULL) each block flips what
+ * it loads (one vpxord per vpdpbusd). With 32 KiB panels either way: at 95%, 1.2 reads
+ * per row (b3_project_56) ran 12.2 us flipping at each load against 19.1 with the slab,
+ * 4.8 (b11_project_14) 8.2 against 8.5; at 90%, 58 reads (b12_expand_14) 20.8 against
+ * 17.8, 128 (conv_last_7) 38.4 against 29.9. */
 static void mm_c4(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a,
                   size_t a_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                   const qe_spmm_params* p, uint8_t* slab) {
@@ -461,9 +462,8 @@ static void mm_c4(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
   if (n0 >= n1) return;
   _Alignas(64) int8_t rows[4][C4_CHUNK];
   _Alignas(64) int8_t konst[4][64]; /* a channel without blocks: its byte; past N: 0 */
-  const size_t reads = (size_t)(W->ptr[n1] - W->ptr[n0]), len = me - mb;
-  const size_t stride = qe_round_up(4 * len, 64);
-  const int flipped = reads >= 8 * W->kblocks && W->kblocks * stride <= QE_KB4_C4_SLAB;
+  const size_t len = me - mb, stride = qe_round_up(4 * len, 64);
+  const int flipped = slab != NULL; /* the panel fits: kblocks x stride <= c4_slab */
   const uint8_t* base = a + 4 * mb; /* position mb */
   if (flipped) {
     flip_copy(base, a_stride, W->kblocks, len, slab, stride);
@@ -629,4 +629,4 @@ static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx512vnni = {
     "qe_qs8_spmm_kb4_minmax_64x16__avx512vnni", QE_ISA_AVX512VNNI, 4, pack, mm, mv, pack_cm, mm_cm,
-    mm_c4};
+    mm_c4, QE_KB4_C4_SLAB};

@@ -252,30 +252,45 @@ static size_t c4_tile_bytes(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w*
   return QE_KB4_MP * (W->kblocks * (4 + kern->elem) + W->np);
 }
 
-/* The blocked mode's split: panels of positions (about 32 KiB of input each, as the
- * channel-major mode's slabs: it stays in L1/L2 while every group reads it) times chunks
- * of channels (only when there are not two panels per thread), run by nworkers workers
- * that take every nworkers-th task, each with its own scratch. Without a blocked kernel,
- * panels of 64 positions. */
+/* The blocked mode's split into tasks of (panel of positions, chunk of channels), run by
+ * nworkers workers that take every nworkers-th task, each with scratch of its own.
+ * - A kernel that reads its input in place takes all M positions as one panel: panels of
+ *   ~32 KiB of input (the channel-major slabs) cost each group of 4 channels its set-up
+ *   and a tail tile per panel (b11_project_14 at 95%: 10.9 -> 5.5 us as one panel;
+ *   b3_project_56 14.7 -> 11.3), and streaming the rows from L2 costs little.
+ * - Unless it flips panels into its slab (kernel c4_slab, kb4.h: when the blocks read each
+ *   k-block row 8 times or more): panels that fit the slab.
+ * - More threads: chunks of channels (groups of 16), then more panels, up to ~4 tasks per
+ *   thread. Without a blocked kernel: 64-position tiles through the channel-major pair. */
 typedef struct {
   size_t panel, n_per_task, n_nchunks, tasks, nworkers, worker_bytes;
+  int flip; /* mm_c4 gets the worker's slab */
 } c4_split;
 
 static c4_split c4_split_for(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W, size_t m,
                              int num_threads) {
   const size_t threads = (size_t)QE_MAX(num_threads, 1), groups = W->np / QE_KB4_NB;
+  const size_t mp = qe_round_up(m, QE_KB4_MP), row = 4 * QE_MAX(W->kblocks, 1);
   c4_split S;
+  S.flip = 0;
   if (kern->mm_c4) {
-    S.panel = QE_MAX(CM_SLAB / QE_MAX(W->kblocks * 4, 1) / QE_KB4_MP * QE_KB4_MP, QE_KB4_MP);
-    S.worker_bytes = QE_KB4_C4_SLAB;
+    S.flip = kern->c4_slab && (size_t)W->ptr[W->np] >= 8 * W->kblocks &&
+             row * QE_KB4_MP <= kern->c4_slab;
+    S.panel = S.flip ? kern->c4_slab / row / QE_KB4_MP * QE_KB4_MP : mp;
+    S.worker_bytes = S.flip ? kern->c4_slab : 0;
   } else {
     S.panel = QE_KB4_MP;
     S.worker_bytes = c4_tile_bytes(kern, W);
   }
-  const size_t panels = qe_div_up(m, S.panel);
-  size_t chunks = 1;
-  if (kern->mm_c4 && threads > 1 && panels < 2 * threads)
+  size_t panels = qe_div_up(m, S.panel), chunks = 1;
+  if (kern->mm_c4 && threads > 1 && panels < 2 * threads) {
     chunks = QE_MIN(qe_div_up(4 * threads, panels), groups);
+    if (panels * chunks < 2 * threads) { /* few channels: split the positions further */
+      const size_t want = qe_div_up(4 * threads, chunks);
+      S.panel = QE_MIN(S.panel, QE_MAX(qe_round_up(qe_div_up(m, want), QE_KB4_MP), QE_KB4_MP));
+      panels = qe_div_up(m, S.panel);
+    }
+  }
   S.n_per_task = qe_div_up(groups, chunks) * QE_KB4_NB;
   S.n_nchunks = qe_div_up(W->np, S.n_per_task);
   S.tasks = panels * S.n_nchunks;
@@ -337,7 +352,7 @@ static void c4_worker(void* ctx, size_t w) {
     }
     const size_t n0 = t % S->n_nchunks * S->n_per_task;
     J->kern->mm_c4(&J->W, n0, QE_MIN(J->W.np, n0 + S->n_per_task), (const uint8_t*)J->a,
-                   J->a_stride, mb, me, J->c, J->c_stride, &J->p, scratch);
+                   J->a_stride, mb, me, J->c, J->c_stride, &J->p, S->flip ? scratch : NULL);
   }
 }
 
