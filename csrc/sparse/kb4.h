@@ -83,7 +83,8 @@ typedef void (*qe_kb4_mv_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const
 /* The blocked mode's kernel (mm_c4 below): qe_kb4_mm_fn's arguments and, when the driver
  * chose so (kernel c4_slab), a slab of c4_slab bytes (64-byte aligned) into which to flip
  * the panel of input, [mb, me) x ceil(K/4) x 4 bytes, that fits; else NULL. */
-#define QE_KB4_C4_SLAB 32768
+#define QE_KB4_C4_SLAB 65536 /* K <= 1024 at 64 positions (32 KiB: b17_project_7 at 70%,
+                              * K = 960, flipped at each load, 82 us against 43) */
 typedef void (*qe_kb4_mm_c4_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1,
                                 const uint8_t* at, size_t at_stride, size_t mb, size_t me,
                                 int8_t* c, size_t c_stride, const qe_spmm_params* p,
