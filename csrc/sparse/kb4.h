@@ -93,8 +93,8 @@ typedef void (*qe_kb4_mm_c4_fn)(const qe_spmm_kb4_w* W, size_t n0, size_t n1,
 /* The channel-major mode (qe_spmm_kb4_run_cm) has its own pair with the same signatures:
  * pack_cm reads A^T [K, M] (input channel k, position m at a[k * a_stride + m]) and may
  * order the positions of a tile in `at` as its mm_cm wants; mm_cm writes C^T [N, M]
- * (c[n * c_stride + m]), skipping the channels without blocks, whose rows the driver fills
- * with their constant. Both decide a tile's layout from its position count alone
+ * (c[n * c_stride + m]), the rows of channels without blocks their constant (kb4.h c0)
+ * included. Both decide a tile's layout from its position count alone
  * (min(64, M - m0)), so the two agree. */
 struct qe_spmm_kb4_kernel {
   const char* name; /* qe_qs8_spmm_kb4_minmax_<positions>x16__<isa> */

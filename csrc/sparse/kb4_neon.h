@@ -104,8 +104,7 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel,
           x[0][j] = x[1][j] = vdupq_n_s8(0);
           continue;
         }
-        if (qe_kb4_empty(W, n + j)) { /* pruned away: its constant (the channel-major
-                                       * driver fills such rows itself) */
+        if (qe_kb4_empty(W, n + j)) { /* pruned away: its constant */
           x[0][j] = x[1][j] = vdupq_n_s8(qe_kb4_empty_out(W, n + j, p));
           continue;
         }
@@ -136,8 +135,7 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel,
         }
         if (layout == QE_KB4_CHANNEL_MAJOR) {
           for (size_t j = 0; j < nc; j++)
-            if (!qe_kb4_empty(W, n + j))
-              qe_kb4_store_part(c + (n + j) * c_stride + m + 16 * h, x[h][j], ht);
+            qe_kb4_store_part(c + (n + j) * c_stride + m + 16 * h, x[h][j], ht);
           continue;
         }
         qe_kb4_tr16x16(x[h]); /* x[h][position] byte channel */

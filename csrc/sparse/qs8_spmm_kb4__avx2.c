@@ -214,8 +214,9 @@ INLINE void tile_cm(const size_t G, const qe_spmm_kb4_w* W, size_t n0, size_t n1
                     const qe_spmm_params* p) {
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (size_t n = n0; n < n1 && n < W->n; n++) {
-    if (qe_kb4_empty(W, n)) continue; /* the driver fills its row */
-    const __m256i v = _mm256_permutevar8x32_epi32(channel(G, W, n, at, at_stride, p), order);
+    const __m256i v = qe_kb4_empty(W, n) /* pruned away: its constant */
+                          ? _mm256_set1_epi8((char)qe_kb4_empty_out(W, n, p))
+                          : _mm256_permutevar8x32_epi32(channel(G, W, n, at, at_stride, p), order);
     int8_t* dst = c + n * c_stride;
     if (mt == T) {
       _mm256_storeu_si256((__m256i*)dst, v);

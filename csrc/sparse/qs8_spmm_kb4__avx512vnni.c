@@ -327,12 +327,10 @@ static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
   }
 }
 
-/* Channel-major: channel by channel (its constants made once), the row of C^T tile by
- * tile. Tiles of more than 16 positions come out in position order (pack_cm); a tile of
- * at most 16 has positions 4 l .. 4 l + 3 in dword 4 l, moved together. Channels without
- * blocks are the driver's. */
 /* Channel c's row over positions [mb, me); EXACT32 constant, so that only one form's
- * constants are live across the tiles (with both, gcc spilled an accumulator). */
+ * constants are live across the tiles (with both, gcc spilled an accumulator). Tiles of
+ * more than 16 positions come out in position order (pack_cm); a tile of at most 16 has
+ * positions 4 l .. 4 l + 3 in dword 4 l, moved together. */
 INLINE void row_cm(const int exact32, const chan* ch, const uint8_t* at, size_t at_stride,
                    size_t mb, size_t me, int8_t* row, const qe_spmm_params* p) {
   size_t m = mb;
@@ -351,14 +349,21 @@ INLINE void row_cm(const int exact32, const chan* ch, const uint8_t* at, size_t 
 }
 
 /* Channel-major: channel by channel (its constants made once), the row of C^T tile by
- * tile. Tiles of more than 16 positions come out in position order (pack_cm). Channels
- * without blocks are the driver's. */
+ * tile; a channel without blocks gets its constant, stored 64 bytes at a time (a memset
+ * per row in the driver cost a call per pruned-away channel and panel). */
 static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                   size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                   const qe_spmm_params* p) {
   const int32_t zo_odd = 1 + 2 * p->zo;
   for (size_t n = n0; n < n1 && n < W->n; n++) {
-    if (qe_kb4_empty(W, n)) continue;
+    if (qe_kb4_empty(W, n)) {
+      const __m512i v = _mm512_set1_epi8((char)qe_kb4_empty_out(W, n, p));
+      int8_t* row = c + n * c_stride;
+      size_t m = mb;
+      for (; m + T <= me; m += T) _mm512_storeu_si512(row + m, v);
+      if (m < me) _mm512_mask_storeu_epi8(row + m, qe_mask64(me - m), v);
+      continue;
+    }
     const chan ch = chan_init(W, n, p, zo_odd);
     if (ch.exact32)
       row_cm(1, &ch, at, at_stride, mb, me, c + n * c_stride, p);

@@ -7,16 +7,15 @@
 
 #define T 16 /* positions per tile */
 
-/* c_pos, c_chan: bytes from one position / channel to the next in C; channel-major
- * (skip_empty) leaves the channels without blocks to the driver */
+/* c_pos, c_chan: bytes from one position / channel to the next in C (a channel without
+ * blocks is its bias alone: eq. 5 gives its constant) */
 static void tiles(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                   size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_pos,
-                  size_t c_chan, int skip_empty, const qe_spmm_params* p) {
+                  size_t c_chan, const qe_spmm_params* p) {
   n1 = QE_MIN(n1, W->n);
   for (size_t m = mb; m < me; m += T) {
     const size_t mt = QE_MIN((size_t)T, me - m);
     for (size_t n = n0; n < n1; n++) {
-      if (skip_empty && qe_kb4_empty(W, n)) continue;
       int32_t acc[T];
       for (size_t i = 0; i < T; i++) acc[i] = W->bias[n];
       for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
@@ -37,13 +36,13 @@ static void tiles(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
 static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                const qe_spmm_params* p) {
-  tiles(W, n0, n1, at, at_stride, mb, me, c, c_stride, 1, 0, p);
+  tiles(W, n0, n1, at, at_stride, mb, me, c, c_stride, 1, p);
 }
 
 static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,
                   size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,
                   const qe_spmm_params* p) {
-  tiles(W, n0, n1, at, at_stride, mb, me, c, 1, c_stride, 1, p);
+  tiles(W, n0, n1, at, at_stride, mb, me, c, 1, c_stride, p);
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar = {

@@ -319,12 +319,9 @@ static void c4_tile_via_cm(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* 
     for (size_t i = 0; i < mt; i++) at[k * T + i] = a[(k / 4) * a_stride + 4 * (mb + i) + k % 4];
   if (W->kblocks) kern->pack_cm(0, mt, W->k, at, T, slab, T * kern->elem);
   kern->mm_cm(W, 0, W->np, slab, T * kern->elem, 0, mt, ct, T, p);
-  for (size_t n = 0; n < qe_round_up(W->n, 4); n++) {
-    const int empty = n < W->n && qe_kb4_empty(W, n);
-    const int8_t fill = n >= W->n ? 0 : empty ? qe_kb4_empty_out(W, n, p) : 0;
+  for (size_t n = 0; n < qe_round_up(W->n, 4); n++)
     for (size_t i = 0; i < mt; i++)
-      c[(n / 4) * c_stride + 4 * (mb + i) + n % 4] = n < W->n && !empty ? ct[n * T + i] : fill;
-  }
+      c[(n / 4) * c_stride + 4 * (mb + i) + n % 4] = n < W->n ? ct[n * T + i] : 0;
 }
 
 typedef struct {
@@ -414,14 +411,10 @@ static void mm_task(void* ctx, size_t t) {
   J->mm(&J->W, n0, n1, J->at, J->at_stride, mb, me, J->c, J->c_stride, &J->p);
 }
 
-/* Channel-major: channels [n0, n1) for the positions [mb, mb + mt) packed in at, and the
- * rows of those without blocks filled with their constant. */
+/* Channel-major: channels [n0, n1) for the positions [mb, mb + mt) packed in at. */
 static void cm_block(const job* J, size_t n0, size_t n1, const uint8_t* at, size_t at_stride,
                      size_t mb, size_t mt) {
   J->mm(&J->W, n0, n1, at, at_stride, 0, mt, J->c + mb, J->c_stride, &J->p);
-  for (size_t n = n0; n < n1 && n < J->W.n; n++)
-    if (qe_kb4_empty(&J->W, n))
-      memset(J->c + n * J->c_stride + mb, qe_kb4_empty_out(&J->W, n, &J->p), mt);
 }
 
 /* Channel-major task w of nworkers: panels of J->panel positions w, w + nworkers, ..., each
