@@ -146,9 +146,17 @@ static inline void qe_kb4_neon_mm(qe_kb4_neon_channel_fn channel,
   }
 }
 
-/* The mm, mm_cm and mm_c4 entries of a kernel file that defines `channel` and
- * `channel_tail`. */
+/* The entries of a kernel file that defines channel_bytes (always inline, the signature
+ * of qe_kb4_neon_channel_tail_fn): channel and channel_tail, and mm, mm_cm and mm_c4. */
 #define QE_KB4_NEON_ENTRIES                                                                \
+  static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,         \
+                              size_t at_stride) {                                         \
+    return channel_bytes(W, n, at, at_stride, 4 * QE_KB4_NEON_T);                           \
+  }                                                                                        \
+  static qe_kb4_acc32 channel_tail(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,    \
+                                   size_t at_stride, size_t bytes) {                      \
+    return channel_bytes(W, n, at, at_stride, bytes);                                      \
+  }                                                                                        \
   static void mm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* at,         \
                  size_t at_stride, size_t mb, size_t me, int8_t* c, size_t c_stride,      \
                  const qe_spmm_params* p) {                                               \

@@ -23,7 +23,7 @@ static inline __attribute__((always_inline)) qe_kb4_acc32 channel_bytes(
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x8_t w = vreinterpret_s8_s32(vdup_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    if (bytes == 128) {
+    if (bytes == 4 * QE_KB4_NEON_T) { /* the whole tile */
       for (size_t q = 0; q < 8; q++) /* positions 4q .. 4q+3 */
         madd(acc + 2 * q, vld1q_s8(x + 16 * q), w);
     } else { /* a blocked-mode tail: nothing past M */
@@ -114,16 +114,6 @@ void qe_kb4_pack_s8_cm__neon(size_t m0, size_t m, size_t k, const int8_t* a, siz
       vst1q_s8(d + 4 * h + 48, vreinterpretq_s8_s16(hi.val[1]));
     }
   }
-}
-
-static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                            size_t at_stride) {
-  return channel_bytes(W, n, at, at_stride, 128);
-}
-
-static qe_kb4_acc32 channel_tail(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                                 size_t at_stride, size_t bytes) {
-  return channel_bytes(W, n, at, at_stride, bytes);
 }
 
 QE_KB4_NEON_ENTRIES

@@ -11,23 +11,13 @@ static inline __attribute__((always_inline)) qe_kb4_acc32 channel_bytes(
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(W->w[b]));
     const int8_t* x = at + (size_t)W->kb[b] * at_stride;
-    if (bytes == 128) {
+    if (bytes == 4 * QE_KB4_NEON_T) { /* the whole tile */
       for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], vld1q_s8(x + 16 * q), w);
     } else { /* a blocked-mode tail: nothing past M */
       for (size_t q = 0; q < 8; q++) s.v[q] = vdotq_s32(s.v[q], qe_kb4_load_q(x, q, bytes), w);
     }
   }
   return s;
-}
-
-static qe_kb4_acc32 channel(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                            size_t at_stride) {
-  return channel_bytes(W, n, at, at_stride, 128);
-}
-
-static qe_kb4_acc32 channel_tail(const qe_spmm_kb4_w* W, size_t n, const int8_t* at,
-                                 size_t at_stride, size_t bytes) {
-  return channel_bytes(W, n, at, at_stride, bytes);
 }
 
 QE_KB4_NEON_ENTRIES
