@@ -65,7 +65,7 @@ cdef class PackedConv2d:
         if ho == 0 or wo == 0:
             raise ValueError(f"output size would be {ho}x{wo}: the padded {h}x{w} input is "
                              f"smaller than the dilated {self.conv.kh}x{self.conv.kw} kernel")
-        out = new_output((n, ho, wo, self.conv.o), np.int8)
+        out = new_output((n, ho, wo, self.conv.o), cnp.NPY_INT8)
         if n == 0 or self.conv.o == 0:
             return out
         cdef int8_t[:, :, :, ::1] y = out

@@ -43,7 +43,7 @@ cdef class PackedGemm:
             raise ValueError(f"a has K={a.shape[1]} columns, the packed weights K={self.k}")
         check_requant_out(zo, qmin, qmax, num_threads)
         cdef size_t m = a.shape[0]
-        out = new_output((m, self.n), np.int8)
+        out = new_output((m, self.n), cnp.NPY_INT8)
         if m == 0 or self.n == 0:
             return out
         need = qe_gemm_scratch_size(self.kernel, m, self.k) + 1

@@ -47,18 +47,30 @@ cdef object aligned_bytes(size_t nbytes, bint zero=False):
     return raw[start:start + nbytes]
 
 
-cdef object new_output(tuple shape, dtype):
-    """np.empty(shape, dtype), but from aligned_bytes when it is large: with numpy's
-    alignment the kernels' row stores straddle cache lines (int16 GEMM 1024^3 ~1% slower
-    through this API, up to 5% in a C harness). Small outputs keep np.empty: the slicing
-    would cost more than it saves."""
-    dt = np.dtype(dtype)
-    cdef size_t count = 1
-    for d in shape:
-        count *= <size_t>d
-    cdef size_t nbytes = count * <size_t>dt.itemsize
+cdef int shape_dims(tuple shape, cnp.npy_intp* dims) except -1:
+    """shape into dims[0 .. 7]; returns the rank."""
+    cdef int nd = len(shape), i
+    if nd > 8:
+        raise ValueError(f"rank above 8: {shape}")
+    for i in range(nd):
+        dims[i] = <cnp.npy_intp>shape[i]
+    return nd
+
+
+cdef object new_output(tuple shape, int typenum):
+    """An empty int8 (typenum NPY_INT8) or int16 (NPY_INT16) array of `shape`, from
+    aligned_bytes when it is large: with numpy's alignment the kernels' row stores straddle
+    cache lines (int16 GEMM 1024^3 ~1% slower through this API, up to 5% in a C harness).
+    Small outputs come from PyArray_EMPTY: the slicing would cost more than it saves, and
+    numpy's C API skips the attribute lookups of np.empty (most of a small sparse call)."""
+    cdef cnp.npy_intp dims[8]
+    cdef int nd = shape_dims(shape, dims), i
+    cdef size_t nbytes = 1 if typenum == cnp.NPY_INT8 else 2
+    for i in range(nd):
+        nbytes *= <size_t>dims[i]
     if nbytes < 65536:
-        return np.empty(shape, dt)
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    dt = np.int8 if typenum == cnp.NPY_INT8 else np.int16
     return aligned_bytes(nbytes).view(dt).reshape(shape)
 
 
@@ -97,18 +109,10 @@ cdef object int8_in(object a, int ndim, str layout):
 
 cdef object int8_out(object out, tuple shape):
     """A new int8 array of `shape` (new_output), or `out` checked to be one to write into."""
-    cdef int nd = len(shape), i
-    cdef cnp.npy_intp dims[8]
-    cdef size_t nbytes = 1
-    if nd > 8:
-        raise ValueError(f"rank above 8: {shape}")
-    for i in range(nd):
-        dims[i] = <cnp.npy_intp>shape[i]
-        nbytes *= <size_t>dims[i]
     if out is None:
-        if nbytes < 65536:  # as new_output does for small arrays, without its lookups
-            return cnp.PyArray_EMPTY(nd, dims, cnp.NPY_INT8, 0)
-        return new_output(shape, np.int8)
+        return new_output(shape, cnp.NPY_INT8)
+    cdef cnp.npy_intp dims[8]
+    cdef int nd = shape_dims(shape, dims), i
     cdef bint ok = is_int8_c(out, nd) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
     if ok:
         for i in range(nd):

@@ -49,7 +49,7 @@ cdef class PackedGemm16:
         if <size_t>a.shape[1] != self.k:
             raise ValueError(f"a has K={a.shape[1]} columns, the packed weights K={self.k}")
         cdef size_t m = a.shape[0]
-        out = new_output((m, self.n), np.int8 if out8 else np.int16)
+        out = new_output((m, self.n), cnp.NPY_INT8 if out8 else cnp.NPY_INT16)
         if m == 0 or self.n == 0:
             return out
         need = qe_qs16_gemm_scratch_size(self.kernel, m, self.k) + 1
@@ -124,7 +124,7 @@ cdef class PackedConv2d16:
         if ho == 0 or wo == 0:
             raise ValueError(f"output size would be {ho}x{wo}: the padded {h}x{w} input is "
                              f"smaller than the dilated {self.conv.kh}x{self.conv.kw} kernel")
-        out = new_output((n, ho, wo, self.conv.o), np.int8 if out8 else np.int16)
+        out = new_output((n, ho, wo, self.conv.o), cnp.NPY_INT8 if out8 else cnp.NPY_INT16)
         if n == 0 or self.conv.o == 0:
             return out
         scratch = np.empty(qe_qs16_conv2d_scratch_size(&self.conv, n, h, w, num_threads) + 1,

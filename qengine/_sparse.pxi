@@ -136,7 +136,7 @@ cdef class PackedSpmmKb4:
         past K: any value); the result int8 [ceil(N/4), M, 4], channels past N 0; `out`,
         if given, a C-contiguous int8 array of that shape written in place. Kernels with a
         blocked kernel read `a` in place: no activation packing. Bit-identical to run()."""
-        kb, nb = (self.k + 3) // 4, (self.n + 3) // 4
+        cdef size_t kb = (self.k + 3) // 4, nb = (self.n + 3) // 4
         cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(int8_in(a, 3, "[ceil(K/4), M, 4]"))
         if <size_t>shape[0] != kb or shape[2] != 4:
             raise ValueError(f"a must be blocked [ceil(K/4), M, 4] = [{kb}, M, 4] for the "

@@ -481,8 +481,11 @@ static void mm_c4(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
     size_t inc[4];
     for (size_t j = 0; j < 4; j++) {
       live[j] = n + j < W->n && !qe_kb4_empty(W, n + j);
-      if (live[j]) chan_init_at(&ch[j], W, n + j, p, zo_odd);
-      else memset(konst[j], n + j < W->n ? qe_kb4_empty_out(W, n + j, p) : 0, 64);
+      if (live[j])
+        chan_init_at(&ch[j], W, n + j, p, zo_odd);
+      else
+        _mm512_store_si512(konst[j], _mm512_set1_epi8(n + j < W->n ? qe_kb4_empty_out(W, n + j, p)
+                                                                   : 0));
       src[j] = live[j] ? rows[j] : konst[j];
       inc[j] = live[j] ? T : 0;
     }
