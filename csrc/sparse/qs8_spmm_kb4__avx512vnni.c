@@ -218,26 +218,31 @@ INLINE __m512i chan_tile_in(const size_t G, const int exact32, const chan* ch,
                             const uint8_t* at, size_t at_stride, const qe_spmm_params* p,
                             const int is_signed, const __mmask64* mk) {
   __m512i acc[4], acc1[4];
-  for (size_t g = 0; g < G; g++) acc[g] = ch->bias, acc1[g] = _mm512_setzero_si512();
+  for (size_t g = 0; g < G; g++) acc[g] = ch->bias;
   const int32_t *kb = ch->kb, *wv = ch->w;
   const size_t cnt = ch->cnt;
   size_t i = 0;
-  for (; i + 2 <= cnt; i += 2) {
-    const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
-    const uint8_t* x1 = at + (size_t)kb[i + 1] * at_stride;
-    const __m512i w0 = _mm512_set1_epi32(wv[i]), w1 = _mm512_set1_epi32(wv[i + 1]);
-    for (size_t g = 0; g < G; g++) {
-      acc[g] = dpbusd(acc[g], ld_act(x0 + 64 * g, is_signed, mk, g), w0);
-      acc1[g] = dpbusd(acc1[g], ld_act(x1 + 64 * g, is_signed, mk, g), w1);
+  /* a second chain of accumulators hides vpdpbusd's latency on long rows; with up to 3
+   * blocks (most channels at 90-95%) the tiles around overlap it, and the second chain
+   * would cost its zeroing and the add per vector */
+  if (cnt >= 4) {
+    for (size_t g = 0; g < G; g++) acc1[g] = _mm512_setzero_si512();
+    for (; i + 2 <= cnt; i += 2) {
+      const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
+      const uint8_t* x1 = at + (size_t)kb[i + 1] * at_stride;
+      const __m512i w0 = _mm512_set1_epi32(wv[i]), w1 = _mm512_set1_epi32(wv[i + 1]);
+      for (size_t g = 0; g < G; g++) {
+        acc[g] = dpbusd(acc[g], ld_act(x0 + 64 * g, is_signed, mk, g), w0);
+        acc1[g] = dpbusd(acc1[g], ld_act(x1 + 64 * g, is_signed, mk, g), w1);
+      }
     }
+    for (size_t g = 0; g < G; g++) acc[g] = _mm512_add_epi32(acc[g], acc1[g]);
   }
-  if (i < cnt) {
+  for (; i < cnt; i++) {
     const uint8_t* x0 = at + (size_t)kb[i] * at_stride;
     const __m512i w0 = _mm512_set1_epi32(wv[i]);
     for (size_t g = 0; g < G; g++) acc[g] = dpbusd(acc[g], ld_act(x0 + 64 * g, is_signed, mk, g), w0);
   }
-  if (cnt > 1) /* one block (common at high sparsity): acc1 is still 0 */
-    for (size_t g = 0; g < G; g++) acc[g] = _mm512_add_epi32(acc[g], acc1[g]);
   __m512i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm512_setzero_si512();
   if (exact32) {
