@@ -421,6 +421,22 @@ def test_kblock_blocked_arguments(rng):
     with pytest.raises(ValueError, match="x must be int8"):
         K.to_blocked(a_t.astype(np.int32))
 
+def test_large_outputs_are_aligned_views_that_keep_their_memory(rng):
+    """Outputs of 64 KiB and more are views from a 64-byte boundary into a larger buffer
+    (new_output): writeable, C-contiguous, and valid after everything else is gone."""
+    packed = _small_kb4(rng, 40, 12)
+    a_t = rng.integers(-128, 128, size=(12, 2000), dtype=np.int8)
+    expect = packed.run(np.ascontiguousarray(a_t.T), 0, -128, 127, 1).T
+    yb = packed.run_blocked(K.to_blocked(a_t), 0, -128, 127, 1)
+    y = packed.run_channel_major(a_t, 0, -128, 127, 1)
+    for out in (y, yb):
+        assert out.nbytes >= 65536 and out.ctypes.data % 64 == 0
+        assert out.flags.c_contiguous and out.flags.writeable
+    assert_same(K.from_blocked(yb, 40), expect)
+    del packed, a_t, yb
+    y[0, 0] = 1  # its buffer is alive through y.base alone
+    assert_same(y[1:], expect[1:])
+
 
 def test_kblock_stored_format_matches_dense(isa, rng):
     for n, k in [(10, 50), (17, 4), (5, 1), (33, 130)]:
