@@ -141,22 +141,19 @@ static void pack_cm(size_t m0, size_t m, size_t k, const int8_t* a, size_t a_str
 /* One channel, G x 8 positions: 32 int8, lane l byte b = position 8 (b / 4) + 4 l + b % 4. */
 INLINE __m256i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const uint8_t* at,
                        size_t at_stride, const qe_spmm_params* p) {
-  __m256i acc[4], acc1[4];
+  __m256i acc[4];
   const size_t sub = at_stride / 2;
-  for (size_t g = 0; g < G; g++)
-    acc[g] = _mm256_set1_epi32(W->bias[n]), acc1[g] = _mm256_setzero_si256();
+  for (size_t g = 0; g < G; g++) acc[g] = _mm256_set1_epi32(W->bias[n]);
   for (int32_t b = W->ptr[n]; b < W->ptr[n + 1]; b++) {
     const __m128i w16 = _mm_cvtepi8_epi16(_mm_cvtsi32_si128(W->w[b]));
     const __m256i w01 = _mm256_broadcastd_epi32(w16);
     const __m256i w23 = _mm256_broadcastd_epi32(_mm_srli_si128(w16, 4));
     const uint8_t* x = at + (size_t)W->kb[b] * at_stride;
-    for (size_t g = 0; g < G; g++) {
+    for (size_t g = 0; g < G; g++) /* one add into the chain per block */
       acc[g] = _mm256_add_epi32(
-          acc[g], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(x + 32 * g)), w01));
-      acc1[g] = _mm256_add_epi32(
-          acc1[g],
-          _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(x + sub + 32 * g)), w23));
-    }
+          acc[g], _mm256_add_epi32(
+                      _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(x + 32 * g)), w01),
+                      _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)(x + sub + 32 * g)), w23)));
   }
   __m256i y[4];
   for (size_t g = 0; g < 4; g++) y[g] = _mm256_setzero_si256();
@@ -168,10 +165,10 @@ INLINE __m256i channel(const size_t G, const qe_spmm_kb4_w* W, size_t n, const u
         (int32_t)(((int64_t)1 << (sh - 33)) + (int64_t)p->zo * ((int64_t)1 << (sh - 32))));
     const __m256i shift = _mm256_set1_epi32(sh - 32);
     for (size_t g = 0; g < G; g++)
-      y[g] = qe_requant_avx2_high32(_mm256_add_epi32(acc[g], acc1[g]), m0, rnd, shift);
+      y[g] = qe_requant_avx2_high32(acc[g], m0, rnd, shift);
   } else {
     const qe_requant_avx2 r = qe_requant_avx2_init(W->m0[n], sh, p->zo, p->qmin, p->qmax);
-    for (size_t g = 0; g < G; g++) y[g] = qe_requant_avx2_8(_mm256_add_epi32(acc[g], acc1[g]), &r);
+    for (size_t g = 0; g < G; g++) y[g] = qe_requant_avx2_8(acc[g], &r);
   }
   __m256i v = _mm256_packs_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
   if (p->qmin > -128) v = _mm256_max_epi8(v, _mm256_set1_epi8((char)p->qmin));
