@@ -62,8 +62,9 @@ cdef object new_output(tuple shape, int typenum):
     a 64-byte boundary when it is large: with numpy's alignment the kernels' row stores
     straddle cache lines (int16 GEMM 1024^3 ~1% slower through this API, up to 5% in a C
     harness).
-    Small outputs come from PyArray_EMPTY: the slicing would cost more than it saves, and
-    numpy's C API skips the attribute lookups of np.empty (most of a small sparse call)."""
+    Small outputs come from PyArray_EMPTY alone (a second array object would cost more than
+    the alignment saves); numpy's C API skips the attribute lookups of np.empty (most of a
+    small sparse call)."""
     cdef cnp.npy_intp dims[8]
     cdef int nd = shape_dims(shape, dims), i
     cdef size_t nbytes = 1 if typenum == cnp.NPY_INT8 else 2
