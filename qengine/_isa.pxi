@@ -38,13 +38,27 @@ cdef inline void* array_data(object arr):
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+cdef object aligned_array(int nd, cnp.npy_intp* dims, int typenum, size_t nbytes,
+                          bint zero=False):
+    """An array of `dims` (nbytes in all) starting on a 64-byte boundary (a cache line):
+    SIMD kernels load and store whole lines, and an access that straddles two lines costs
+    up to double; numpy only aligns to 16 bytes. A view into a buffer 64 bytes larger, made
+    through numpy's C API (Python slicing, view and reshape cost ~1 us a call: b8_expand_14
+    at 95% runs in ~6 us)."""
+    cdef cnp.npy_intp raw_len = <cnp.npy_intp>(nbytes + 64)
+    raw = cnp.PyArray_ZEROS(1, &raw_len, cnp.NPY_UINT8, 0) if zero else \
+        cnp.PyArray_EMPTY(1, &raw_len, cnp.NPY_UINT8, 0)
+    cdef char* data = <char*>cnp.PyArray_DATA(<cnp.ndarray>raw)
+    data += (64 - (<size_t>data) % 64) % 64
+    out = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, data)
+    cnp.set_array_base(<cnp.ndarray>out, raw)
+    return out
+
+
 cdef object aligned_bytes(size_t nbytes, bint zero=False):
-    """A uint8 array of nbytes starting on a 64-byte boundary (a cache line): SIMD kernels
-    load and store whole lines, and an access that straddles two lines costs up to double.
-    numpy only aligns to 16 bytes."""
-    raw = np.zeros(nbytes + 64, np.uint8) if zero else np.empty(nbytes + 64, np.uint8)
-    cdef size_t start = (64 - (<size_t>cnp.PyArray_DATA(raw)) % 64) % 64
-    return raw[start:start + nbytes]
+    """A uint8 array of nbytes starting on a 64-byte boundary (aligned_array)."""
+    cdef cnp.npy_intp n = <cnp.npy_intp>nbytes
+    return aligned_array(1, &n, cnp.NPY_UINT8, nbytes, zero)
 
 
 cdef int shape_dims(tuple shape, cnp.npy_intp* dims) except -1:
@@ -58,10 +72,9 @@ cdef int shape_dims(tuple shape, cnp.npy_intp* dims) except -1:
 
 
 cdef object new_output(tuple shape, int typenum):
-    """An empty int8 (typenum NPY_INT8) or int16 (NPY_INT16) array of `shape`, starting on
-    a 64-byte boundary when it is large: with numpy's alignment the kernels' row stores
-    straddle cache lines (int16 GEMM 1024^3 ~1% slower through this API, up to 5% in a C
-    harness).
+    """An empty int8 (typenum NPY_INT8) or int16 (NPY_INT16) array of `shape`, from
+    aligned_array when it is large: with numpy's alignment the kernels' row stores straddle
+    cache lines (int16 GEMM 1024^3 ~1% slower through this API, up to 5% in a C harness).
     Small outputs come from PyArray_EMPTY alone (a second array object would cost more than
     the alignment saves); numpy's C API skips the attribute lookups of np.empty (most of a
     small sparse call)."""
@@ -72,16 +85,7 @@ cdef object new_output(tuple shape, int typenum):
         nbytes *= <size_t>dims[i]
     if nbytes < 65536:
         return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
-    # a view from the first 64-byte boundary of a slightly larger buffer, through the C
-    # API: aligned_bytes' slicing, view and reshape cost ~1 us a call (b8_expand_14 at 95%
-    # runs in ~6 us)
-    cdef cnp.npy_intp raw_len = <cnp.npy_intp>(nbytes + 64)
-    raw = cnp.PyArray_EMPTY(1, &raw_len, cnp.NPY_UINT8, 0)
-    cdef char* data = <char*>cnp.PyArray_DATA(<cnp.ndarray>raw)
-    data += (64 - (<size_t>data) % 64) % 64
-    out = cnp.PyArray_SimpleNewFromData(nd, dims, typenum, data)
-    cnp.set_array_base(<cnp.ndarray>out, raw)
-    return out
+    return aligned_array(nd, dims, typenum, nbytes)
 
 
 cdef class ScratchCache:
