@@ -364,15 +364,16 @@ def test_kblock_matrix_vector_section(isa, rng, threads):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_kblock_panels(isa, rng, threads):
     # channel-major and blocked (both checked by _check) run panels of positions (about 32
-    # KiB of input each: 1344 positions at K = 24, 192 at K = 144, 64 at K >= 512) or, with
-    # few panels per thread, chunks of channels; tails of 1..63 positions; blocked runs
+    # KiB of input each: 1344 positions at K = 24, 192 at K = 144, 64 at K >= 512; AVX-512
+    # 128 KiB: 5440, 896, 128 at K = 1000) or, with few panels per thread, chunks of
+    # channels; tails of 1..63 positions; blocked runs
     # chunks of up to 1024 positions and flips a panel once when its rows are read 8+ times;
     # panels of 8+ tiles store the constant rows between the other channels' tiles (a tail
     # of 24 positions at 600 and 1944, a chunk of channels without or with only those rows,
     # more of those rows than 8 lines per tile at 650)
     for m, n, k, d in [(3136, 144, 24, 0.05), (1345, 40, 24, 0.3), (193, 24, 144, 0.1),
                        (600, 70, 24, 0.05), (1944, 37, 24, 0.1), (1000, 300, 8, 0.15),
-                       (650, 200, 24, 0.01),
+                       (650, 200, 24, 0.01), (1000, 60, 144, 0.03), (5500, 30, 24, 0.05),
                        (191, 17, 144, 0.5), (385, 33, 144, 0.1), (65, 70, 600, 0.1),
                        (130, 16, 1000, 0.02), (20, 300, 16, 0.5), (4, 9, 5, 1.0),
                        (49, 260, 320, 0.1), (300, 64, 96, 0.9), (700, 40, 96, 0.9),

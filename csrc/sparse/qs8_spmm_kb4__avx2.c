@@ -296,4 +296,5 @@ static void mv(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const int8_t* arow,
 }
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2 = {
-    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, mv, pack_cm, mm_cm, NULL, 0};
+    "qe_qs8_spmm_kb4_minmax_32x16__avx2", QE_ISA_AVX2, 8, pack, mm, mv, pack_cm, mm_cm, NULL, 0,
+    QE_KB4_CM_PANEL};

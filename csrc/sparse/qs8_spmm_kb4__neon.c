@@ -120,4 +120,4 @@ QE_KB4_NEON_ENTRIES
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__neon = {
     "qe_qs8_spmm_kb4_minmax_32x16__neon", QE_ISA_NEON, 4, qe_kb4_pack_s8__neon, mm, NULL,
-    qe_kb4_pack_s8_cm__neon, mm_cm, mm_c4, 0};
+    qe_kb4_pack_s8_cm__neon, mm_cm, mm_c4, 0, QE_KB4_CM_PANEL};

@@ -47,4 +47,4 @@ static void mm_cm(const qe_spmm_kb4_w* W, size_t n0, size_t n1, const uint8_t* a
 
 const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar = {
     "qe_qs8_spmm_kb4_minmax_16x1__scalar", QE_ISA_SCALAR, 4, qe_kb4_pack_s8__scalar, mm, NULL,
-    qe_kb4_pack_s8_cm__scalar, mm_cm, NULL, 0};
+    qe_kb4_pack_s8_cm__scalar, mm_cm, NULL, 0, QE_KB4_CM_PANEL};

@@ -5,7 +5,6 @@
 #include "sparse/kb4.h"
 
 #define M_TASK 64 /* positions per task (= QE_KB4_MP) */
-#define CM_SLAB 32768 /* bytes of packed activations per channel-major panel */
 
 const qe_spmm_kb4_kernel* qe_spmm_kb4_kernel_for(int isa) {
   switch (isa) {
@@ -498,10 +497,11 @@ static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, co
   const size_t mtasks = mp / M_TASK;
   const size_t groups = J.W.np / QE_KB4_NB;
   if (channel_major) {
-    /* panels of about 32 KiB of packed activations; with few channels to split among the
-     * threads, at least two panels per thread if M allows (b7_project_14, N = 64, on 2
-     * threads: 9 -> 4 us; b12_expand_14, N = 576, is faster split by channels) */
-    size_t panel = (CM_SLAB / QE_MAX(J.W.kblocks * kern->elem, 1)) / QE_KB4_MP * QE_KB4_MP;
+    /* panels of about kern->cm_panel bytes of packed activations; with few channels to
+     * split among the threads, at least two panels per thread if M allows (b7_project_14,
+     * N = 64, on 2 threads: 9 -> 4 us; b12_expand_14, N = 576, is faster split by
+     * channels) */
+    size_t panel = (kern->cm_panel / QE_MAX(J.W.kblocks * kern->elem, 1)) / QE_KB4_MP * QE_KB4_MP;
     if (threads > 1 && groups < 4 * threads)
       panel = QE_MIN(panel, mp / (2 * threads) / QE_KB4_MP * QE_KB4_MP);
     panel = QE_MIN(QE_MAX(panel, (size_t)QE_KB4_MP), mp); /* mp / panel >= 1 worker */
