@@ -113,11 +113,11 @@ struct qe_spmm_kb4_kernel {
    * n0 / 4 .. (c + g * c_stride + 4 m), 0 for channels past N. */
   qe_kb4_mm_c4_fn mm_c4;
   uint32_t c4_slab; /* bytes of slab mm_c4 can use (0: none) */
-  /* bytes of packed activations per channel-major panel (1 thread; docs/SPARSE.md) */
+  /* bytes of packed activations per channel-major panel (docs/SPARSE.md) */
   uint32_t cm_panel;
 };
 
-#define QE_KB4_CM_PANEL 32768 /* the kernels that store C^T straight from their tiles */
+#define QE_KB4_CM_PANEL 32768 /* cm_panel of the kernels without const_rows (all but AVX-512) */
 
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__scalar;
 extern const qe_spmm_kb4_kernel qe_spmm_kb4_kernel__avx2;

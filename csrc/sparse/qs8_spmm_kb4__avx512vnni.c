@@ -387,9 +387,9 @@ INLINE void const_lines(const_rows* cr, int8_t** q, int8_t** end, __m512i* v, si
   }
 }
 
-/* cr for channels [n0, n1) and positions [mb, me): interleaved when the rows are long (M of
- * 196 and less: the row switches cost more than the overlap gains), else per_tile = 0 and
- * the rows are stored in channel order by mm_cm. */
+/* cr for channels [n0, n1) and positions [mb, me): interleaved when the rows have 8 or more
+ * whole tiles (at M = 196, 3, the row switches cost more than the overlap gains), else
+ * per_tile = 0 and mm_cm stores the rows in channel order. */
 static const_rows const_rows_init(const qe_spmm_kb4_w* W, size_t n0, size_t n1, size_t mb,
                                   size_t me, int8_t* c, size_t c_stride,
                                   const qe_spmm_params* p) {
