@@ -34,6 +34,8 @@ cdef extern from "qengine.h" nogil:
                          int num_threads)
     size_t qe_spmm_kb4_scratch_size_c4(const qe_spmm_kb4_kernel* kernel, const void* packed,
                                        size_t m, int num_threads)
+    size_t qe_spmm_kb4_scratch_size_cm(const qe_spmm_kb4_kernel* kernel, const void* packed,
+                                       size_t m, int num_threads)
     void qe_spmm_kb4_run_c4(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,
                             const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
                             int32_t zo, int32_t qmin, int32_t qmax, void* scratch,

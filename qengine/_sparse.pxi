@@ -165,7 +165,8 @@ cdef class PackedSpmmKb4:
         if m == 0 or self.n == 0:
             return out
         cdef const uint8_t* w = <const uint8_t*>array_data(self.packed)
-        need = qe_spmm_kb4_scratch_size(self.kernel, w, m) + 1
+        need = (qe_spmm_kb4_scratch_size_cm(self.kernel, w, m, num_threads) if channel_major
+                else qe_spmm_kb4_scratch_size(self.kernel, w, m)) + 1
         scratch = self._scratch.take(need)
         cdef uint8_t* s = <uint8_t*>array_data(scratch)
         cdef int8_t* c = <int8_t*>array_data(out)

@@ -69,7 +69,10 @@ void qe_spmm_kb4_run(const qe_spmm_kb4_kernel* kernel, const void* packed, size_
 /* The same product in the channel-major layout (NCHW, as sparse inference runs in "Fast
  * Sparse ConvNets" and XNNPACK): a holds A^T [K, M] (input channel k, position m at
  * a[k * a_stride + m], a_stride >= M), c receives C^T [N, M] (c[n * c_stride + m],
- * c_stride >= M). Same scratch size, bit-identical to qe_spmm_kb4_run transposed. */
+ * c_stride >= M). Scratch: qe_spmm_kb4_scratch_size_cm bytes for the same num_threads;
+ * bit-identical to qe_spmm_kb4_run transposed. */
+size_t qe_spmm_kb4_scratch_size_cm(const qe_spmm_kb4_kernel* kernel, const void* packed,
+                                   size_t m, int num_threads);
 void qe_spmm_kb4_run_cm(const qe_spmm_kb4_kernel* kernel, const void* packed, size_t m,
                         const int8_t* a, size_t a_stride, int8_t* c, size_t c_stride,
                         int32_t zo, int32_t qmin, int32_t qmax, void* scratch,

@@ -1,5 +1,6 @@
 /* K-blocked (1x4) sparse matmul driver: kernel table, packing, threads. ISA-neutral; the
  * kernels live in qs8_spmm_kb4_*.c. Layouts in kb4.h, design in docs/SPARSE.md. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sparse/kb4.h"
@@ -384,6 +385,8 @@ typedef struct {
   qe_spmm_params p;
   size_t m, a_stride, at_stride, c_stride, n_per_task, n_nchunks, nworkers;
   size_t panel; /* channel-major: positions per panel */
+  size_t copy_bytes; /* channel-major by chunks of channels: bytes per worker's A^T copy */
+  atomic_size_t* next_chunk; /* and the next chunk to take */
   const int8_t* a;
   uint8_t* at;
   int8_t* c;
@@ -432,12 +435,58 @@ static void cm_panel_task(void* ctx, size_t w) {
   }
 }
 
-/* Channel-major with few panels per thread: after A^T is packed whole (pack_task), chunks
- * of channels over all positions. */
-static void cm_channels_task(void* ctx, size_t t) {
+/* Channel-major with few panels per thread: worker w packs all of A^T into its own copy,
+ * then takes chunks of channels (over all positions) while any are left. With one copy
+ * packed by all workers, each read half of it from the other core's cache: on this VM's
+ * two cores b3_expand_56 at 95% took 13.7 us on 2 threads against 12.4 on one; with a
+ * copy each, 8.0 (C timing). A worker that comes when no chunk is left packs nothing. */
+static void cm_copy_task(void* ctx, size_t w) {
   const job* J = (const job*)ctx;
-  const size_t n0 = t * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
-  cm_block(J, n0, n1, J->at, J->at_stride, 0, J->m);
+  const size_t chunks = qe_div_up(J->W.np, J->n_per_task);
+  if (atomic_load_explicit(J->next_chunk, memory_order_relaxed) >= chunks) return;
+  uint8_t* at = J->at + w * J->copy_bytes;
+  if (J->W.kblocks)
+    for (size_t m0 = 0; m0 < J->m; m0 += QE_KB4_MP)
+      J->pack(m0, J->m, J->W.k, J->a, J->a_stride, at, J->at_stride);
+  for (;;) {
+    const size_t t = atomic_fetch_add_explicit(J->next_chunk, 1, memory_order_relaxed);
+    if (t >= chunks) return;
+    const size_t n0 = t * J->n_per_task, n1 = QE_MIN(J->W.np, n0 + J->n_per_task);
+    cm_block(J, n0, n1, at, J->at_stride, 0, J->m);
+  }
+}
+
+/* The channel-major split (run): positions per panel; *copies: 0 when panels are the tasks,
+ * else the workers that each pack a copy of A^T (cm_copy_task). */
+static size_t cm_panel_for(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W, size_t m,
+                           size_t threads, size_t* copies) {
+  const size_t mp = qe_round_up(m, QE_KB4_MP), groups = W->np / QE_KB4_NB;
+  /* panels of about kern->cm_panel bytes of packed activations; with few channels to
+   * split among the threads, at least two panels per thread if M allows (b7_project_14,
+   * N = 64, on 2 threads: 9 -> 4 us; b12_expand_14, N = 576, is faster split by
+   * channels) */
+  size_t panel = (kern->cm_panel / QE_MAX(W->kblocks * kern->elem, 1)) / QE_KB4_MP * QE_KB4_MP;
+  if (threads > 1 && groups < 4 * threads)
+    panel = QE_MIN(panel, mp / (2 * threads) / QE_KB4_MP * QE_KB4_MP);
+  panel = QE_MIN(QE_MAX(panel, (size_t)QE_KB4_MP), mp); /* mp / panel >= 1 worker */
+  const int by_panels = threads == 1 || qe_div_up(m, panel) >= 2 * threads;
+  *copies = by_panels ? 0 : QE_MIN(threads, QE_MAX(groups, (size_t)1));
+  return panel;
+}
+
+static size_t cm_n_per_task(size_t groups, size_t threads) {
+  return qe_div_up(groups, QE_MIN(4 * threads, groups)) * QE_KB4_NB;
+}
+
+size_t qe_spmm_kb4_scratch_size_cm(const qe_spmm_kb4_kernel* kern, const void* packed,
+                                   size_t m, int num_threads) {
+  const size_t single = qe_spmm_kb4_scratch_size(kern, packed, m);
+  if (kern->mv && m < QE_KB4_MV_MAX_M) return single;
+  const qe_spmm_kb4_w W = view(packed);
+  size_t copies;
+  cm_panel_for(kern, &W, m, (size_t)QE_MAX(num_threads, 1), &copies);
+  const size_t copy = qe_round_up(W.kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem, 64);
+  return QE_MAX(single, QE_MAX(copies, (size_t)1) * copy + 64);
 }
 
 /* Task w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
@@ -497,24 +546,21 @@ static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, co
   const size_t mtasks = mp / M_TASK;
   const size_t groups = J.W.np / QE_KB4_NB;
   if (channel_major) {
-    /* panels of about kern->cm_panel bytes of packed activations; with few channels to
-     * split among the threads, at least two panels per thread if M allows (b7_project_14,
-     * N = 64, on 2 threads: 9 -> 4 us; b12_expand_14, N = 576, is faster split by
-     * channels) */
-    size_t panel = (kern->cm_panel / QE_MAX(J.W.kblocks * kern->elem, 1)) / QE_KB4_MP * QE_KB4_MP;
-    if (threads > 1 && groups < 4 * threads)
-      panel = QE_MIN(panel, mp / (2 * threads) / QE_KB4_MP * QE_KB4_MP);
-    panel = QE_MIN(QE_MAX(panel, (size_t)QE_KB4_MP), mp); /* mp / panel >= 1 worker */
-    const size_t panels = qe_div_up(m, panel);
-    if (threads == 1 || panels >= 2 * threads) {
+    size_t copies;
+    const size_t panel = cm_panel_for(kern, &J.W, m, threads, &copies);
+    if (!copies) {
+      const size_t panels = qe_div_up(m, panel);
       J.panel = panel;
       J.nworkers = QE_MIN(QE_MIN(threads > 1 ? 4 * threads : 1, panels), mp / panel);
       qe_parallel_for(num_threads, J.nworkers, cm_panel_task, &J);
       return;
     }
-    if (J.W.kblocks) qe_parallel_for(num_threads, mtasks, pack_task, &J);
-    J.n_per_task = qe_div_up(groups, QE_MIN(4 * threads, groups)) * QE_KB4_NB;
-    qe_parallel_for(num_threads, qe_div_up(J.W.np, J.n_per_task), cm_channels_task, &J);
+    atomic_size_t next_chunk;
+    atomic_init(&next_chunk, 0);
+    J.next_chunk = &next_chunk;
+    J.copy_bytes = qe_round_up(J.W.kblocks * J.at_stride, 64);
+    J.n_per_task = cm_n_per_task(groups, threads);
+    qe_parallel_for(num_threads, copies, cm_copy_task, &J);
     return;
   }
   size_t chunks = 1;

@@ -124,7 +124,9 @@ static int run_case(size_t m, size_t n, size_t k, int density_pct, int extreme) 
         const qe_spmm_kb4_kernel* kern = qe_spmm_kb4_kernel_for(isa);
         const size_t s1 = qe_spmm_kb4_scratch_size(kern, packed, m);
         const size_t s2 = qe_spmm_kb4_scratch_size_c4(kern, packed, m, 3);
-        void* scratch = malloc((s1 > s2 ? s1 : s2) + 1);
+        const size_t s3 = qe_spmm_kb4_scratch_size_cm(kern, packed, m, 3);
+        const size_t s12 = s1 > s2 ? s1 : s2;
+        void* scratch = malloc((s12 > s3 ? s12 : s3) + 1);
         for (int t = 1; t <= 3; t++) {
           memset(got, 0x55, m * n);
           qe_spmm_kb4_run(kern, packed, m, a, k, got, n, zo, qmin, qmax, scratch, t);
