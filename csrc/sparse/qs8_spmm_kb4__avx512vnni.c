@@ -368,7 +368,8 @@ static __attribute__((noinline)) void const_rows_next(const_rows* cr) {
 }
 
 /* count lines of the constant rows. q, end, v: the caller's copies of cr's, in registers
- * (through cr, each store would reload them: an int8 store may alias anything). */
+ * (through cr, each store would reload them: an int8 store may alias anything; a first
+ * version did that and was slower than no interleave). */
 INLINE void const_lines(const_rows* cr, int8_t** q, int8_t** end, __m512i* v, size_t count) {
   if (*end - *q >= (ptrdiff_t)(count * T)) {
     for (size_t i = 0; i < count; i++) _mm512_storeu_si512(*q + i * T, *v);
