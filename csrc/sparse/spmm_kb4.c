@@ -474,6 +474,11 @@ static size_t cm_panel_for(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* 
   return panel;
 }
 
+/* Bytes of one packed copy of A^T in the channel-major mode (64-byte aligned). */
+static size_t cm_copy_bytes(const qe_spmm_kb4_kernel* kern, const qe_spmm_kb4_w* W, size_t m) {
+  return qe_round_up(W->kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem, 64);
+}
+
 size_t qe_spmm_kb4_scratch_size_cm(const qe_spmm_kb4_kernel* kern, const void* packed,
                                    size_t m, int num_threads) {
   const size_t single = qe_spmm_kb4_scratch_size(kern, packed, m);
@@ -481,8 +486,7 @@ size_t qe_spmm_kb4_scratch_size_cm(const qe_spmm_kb4_kernel* kern, const void* p
   const qe_spmm_kb4_w W = view(packed);
   size_t copies;
   cm_panel_for(kern, &W, m, (size_t)QE_MAX(num_threads, 1), &copies);
-  const size_t copy = qe_round_up(W.kblocks * qe_round_up(m, QE_KB4_MP) * kern->elem, 64);
-  return QE_MAX(single, QE_MAX(copies, (size_t)1) * copy + 64);
+  return QE_MAX(single, QE_MAX(copies, (size_t)1) * cm_copy_bytes(kern, &W, m) + 64);
 }
 
 /* Task w of nworkers: position tiles w, w + nworkers, ...; each is packed into the
@@ -554,7 +558,7 @@ static void run(const qe_spmm_kb4_kernel* kern, const void* packed, size_t m, co
     atomic_size_t next_chunk;
     atomic_init(&next_chunk, 0);
     J.next_chunk = &next_chunk;
-    J.copy_bytes = qe_round_up(J.W.kblocks * J.at_stride, 64);
+    J.copy_bytes = cm_copy_bytes(kern, &J.W, m);
     J.n_per_task = qe_div_up(groups, QE_MIN(4 * threads, groups)) * QE_KB4_NB;
     qe_parallel_for(num_threads, copies, cm_copy_task, &J);
     return;
