@@ -127,10 +127,16 @@ def test_ten_thousand_runs_keep_memory_stable(mlp_file, rng):
     x = rng.normal(size=(3, 64)).astype(np.float32)
     for _ in range(500):
         m.run(x)
-    before = _rss_kib()
-    for _ in range(10_000):
-        m.run(x)
-    assert _rss_kib() - before < 2048
+    # two windows of 10,000 runs: a leak (>= 0.2 KiB a run) grows both; under qemu (CI's
+    # emulated Cortex-A72, inside the whole test session) the emulator's own memory grew by
+    # over 2 MiB in one window in two of four runs, while this loop alone grew by 0 KiB
+    grew = []
+    for _ in range(2):
+        before = _rss_kib()
+        for _ in range(10_000):
+            m.run(x)
+        grew.append(_rss_kib() - before)
+    assert min(grew) < 2048, grew
 
 
 def test_load_unload_releases_the_mapping(mlp_file):
